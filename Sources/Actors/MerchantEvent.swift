@@ -1,0 +1,60 @@
+/// Everything that changes a merchant, as journaled. The journal payload is `JournalEntry` as JSON
+/// (`{"v":1,"m":"<shop>","e":{"<case>":{…}}}`); see `Sources/Persistence/FORMAT.md` and the README.
+///
+/// Events carry every input their `apply` needs (time included), so replay is deterministic.
+package enum MerchantEvent: Hashable, Sendable, Codable {
+    /// The merchant exists, with its wrapped data key.
+    case created(dataKey: SealedValue, at: Timestamp)
+    /// The data key re-wrapped under a new master key.
+    case dataKeyRewrapped(dataKey: SealedValue)
+    /// Shopify app installed (or reinstalled) with a sealed access token.
+    case installed(token: SealedValue, scopes: String, at: Timestamp)
+    /// App uninstalled: token dropped, checkouts stop; the ledger stays.
+    case uninstalled(at: Timestamp)
+    /// A validated Whop company key.
+    case whopKeySet(key: SealedValue, fingerprint: String, companyID: String, at: Timestamp)
+    /// The Whop webhook signing secret.
+    case webhookSecretSet(secret: SealedValue, at: Timestamp)
+    /// A checkout with Shopify-verified prices; `idempotencyKey`/`requestHash` when the client sent a key.
+    case checkoutCreated(checkout: Checkout, idempotencyKey: String?, requestHash: String?)
+    /// A one-shot Whop plan for the checkout; reserves one slot of `month`'s limit.
+    case planCreated(checkout: CheckoutID, plan: WhopPlan, month: String, at: Timestamp)
+    /// A payment matching the checkout was taken.
+    case paymentRecorded(
+        checkout: CheckoutID, paymentID: String, amount: Money, fee: Int64, late: Bool, delivery: String, at: Timestamp)
+    /// A payment whose amount or currency differs from the checkout: recorded, no order.
+    case paymentMismatched(checkout: CheckoutID, paymentID: String, amount: Money, delivery: String, at: Timestamp)
+    /// The payment failed; the reservation is released.
+    case paymentFailed(checkout: CheckoutID, paymentID: String?, delivery: String, at: Timestamp)
+    /// A refund taken on Whop for a recorded payment.
+    case refundRecorded(checkout: CheckoutID, refundID: String, amount: Int64, delivery: String, at: Timestamp)
+    /// A delivery that changed nothing but must be deduplicated (ignored event types).
+    case deliverySeen(delivery: String)
+    /// The checkout expired without payment; its reservation is released.
+    case checkoutExpired(checkout: CheckoutID, at: Timestamp)
+    /// An order POST is about to start (journaled first so a crash mid-POST is known to be ambiguous).
+    case orderAttemptStarted(checkout: CheckoutID, at: Timestamp)
+    /// An order attempt ended without an order; `ambiguous` when the order may nevertheless exist.
+    case orderAttemptFailed(checkout: CheckoutID, error: String, ambiguous: Bool, giveUp: Bool)
+    /// The Shopify order exists.
+    case orderSynced(checkout: CheckoutID, orderID: Int64, orderName: String)
+    /// A merchant asked to retry a failed order sync.
+    case orderRetryRequested(checkout: CheckoutID)
+    /// Hygge SaaS tier; nil tier = free.
+    case tierChanged(tier: String?, monthlyLimit: Int?)
+}
+
+/// One journal record's payload: which merchant, which event, and the payload format version.
+package struct JournalEntry: Hashable, Sendable, Codable {
+    /// Payload format version; bump on incompatible change and keep decoding old versions.
+    package static let currentVersion = 1
+    package var v: Int
+    package var m: MerchantID
+    package var e: MerchantEvent
+
+    package init(merchant: MerchantID, event: MerchantEvent) {
+        self.v = Self.currentVersion
+        self.m = merchant
+        self.e = event
+    }
+}

@@ -1,0 +1,254 @@
+/// A month's usage counters, kept in step with the ledger.
+package struct MonthUsage: Hashable, Sendable, Codable {
+    package var paid: Int = 0
+    /// Gross, refunds and fees per currency, minor units.
+    package var gross: [String: Int64] = [:]
+    package var refunds: [String: Int64] = [:]
+    package var fees: [String: Int64] = [:]
+    package init() {}
+}
+
+/// A stored idempotent create-from-cart: the request's hash and the checkout it created.
+package struct IdempotencyEntry: Hashable, Sendable, Codable {
+    package var requestHash: String
+    package var checkoutID: CheckoutID
+    package var createdAt: Timestamp
+}
+
+/// Everything Hygge knows about one merchant. A value type: `apply` is pure and deterministic, so the journal can be
+/// replayed into exactly this state, and a snapshot is just this value encoded.
+package struct MerchantState: Hashable, Sendable, Codable {
+    /// How many delivery ids the dedupe window keeps.
+    package static let dedupeWindowMax = 50_000
+    /// How long an Idempotency-Key is kept.
+    package static let idempotencyTTL: Duration = .seconds(24 * 3600)
+
+    package var id: MerchantID
+    /// Highest journal LSN reflected in this state (replay skips records at or below it).
+    package var appliedLSN: UInt64 = 0
+    package var createdAt: Timestamp
+    package var dataKey: SealedValue
+    package var installed = false
+    package var scopes: String?
+    package var shopifyToken: SealedValue?
+    package var whopKey: SealedValue?
+    package var whopKeyFingerprint: String?
+    package var companyID: String?
+    package var webhookSecret: SealedValue?
+    /// Whether a correctly signed Whop event has been received (shown on Integrations → Whop).
+    package var webhookReceived = false
+    package var tier: String?
+    /// Paid tier's monthly limit; nil = the free limit from configuration.
+    package var monthlyLimit: Int?
+    package var checkouts: [CheckoutID: Checkout] = [:]
+    /// Whop plan and checkout-configuration ids → checkout.
+    package var planIndex: [String: CheckoutID] = [:]
+    /// Whop payment id → checkout.
+    package var paymentIndex: [String: CheckoutID] = [:]
+    /// Checkouts holding a reservation (awaiting payment).
+    package var reserved: Set<CheckoutID> = []
+    /// Checkouts not yet finished: open or awaiting payment (the expiry sweep scans only these).
+    package var live: Set<CheckoutID> = []
+    /// Paid checkouts whose order is not yet in Shopify and not given up.
+    package var pendingOrders: Set<CheckoutID> = []
+    package var usage: [String: MonthUsage] = [:]
+    package var ledger: [LedgerRow] = []
+    package var idempotency: [String: IdempotencyEntry] = [:]
+    /// Dedupe window of delivery ids (Whop `webhook-id`, Shopify `X-Shopify-Webhook-Id`), oldest first.
+    package var deliveries: Set<String> = []
+    package var deliveryOrder: [String] = []
+    package var deliveryOrderHead = 0
+
+    /// A new merchant with its wrapped data key.
+    package init(id: MerchantID, dataKey: SealedValue, createdAt: Timestamp) {
+        self.id = id
+        self.dataKey = dataKey
+        self.createdAt = createdAt
+    }
+
+    /// Live reservations in `month`.
+    package func reservations(in month: String) -> Int {
+        self.reserved.reduce(0) { $0 + (self.checkouts[$1]?.reservedMonth == month ? 1 : 0) }
+    }
+
+    /// Paid transactions plus live reservations in `month`: what the monthly limit is checked against.
+    package func limitUsage(in month: String) -> Int {
+        (self.usage[month]?.paid ?? 0) + self.reservations(in: month)
+    }
+
+    /// Whether a delivery id was already processed.
+    package func hasSeen(delivery: String) -> Bool { self.deliveries.contains(delivery) }
+
+    /// The checkout a Whop id (plan or checkout configuration) belongs to.
+    package func checkout(forWhopID id: String) -> CheckoutID? { self.planIndex[id] }
+
+    /// Applies one event. Deterministic: no clock, no randomness, no I/O.
+    package mutating func apply(_ event: MerchantEvent) {
+        switch event {
+        case .created(let dataKey, let at):
+            self.dataKey = dataKey
+            self.createdAt = at
+        case .dataKeyRewrapped(let dataKey):
+            self.dataKey = dataKey
+        case .installed(let token, let scopes, _):
+            self.installed = true
+            self.shopifyToken = token
+            self.scopes = scopes
+        case .uninstalled:
+            self.installed = false
+            self.shopifyToken = nil
+        case .whopKeySet(let key, let fingerprint, let companyID, _):
+            self.whopKey = key
+            self.whopKeyFingerprint = fingerprint
+            self.companyID = companyID
+        case .webhookSecretSet(let secret, _):
+            self.webhookSecret = secret
+        case .checkoutCreated(let checkout, let key, let hash):
+            self.checkouts[checkout.id] = checkout
+            self.live.insert(checkout.id)
+            if let key, let hash {
+                self.idempotency[key] = IdempotencyEntry(
+                    requestHash: hash, checkoutID: checkout.id, createdAt: checkout.createdAt)
+                self.pruneIdempotency(now: checkout.createdAt)
+            }
+        case .planCreated(let id, let plan, let month, _):
+            self.update(id) { checkout in
+                checkout.plan = plan
+                checkout.reservedMonth = month
+                if checkout.status == .open { checkout.status = .awaitingPayment }
+            }
+            self.planIndex[plan.planID] = id
+            if let configuration = plan.checkoutConfigurationID { self.planIndex[configuration] = id }
+            self.reserved.insert(id)
+        case .paymentRecorded(let id, let paymentID, let amount, let fee, let late, let delivery, let at):
+            self.remember(delivery: delivery)
+            self.webhookReceived = true
+            self.paymentIndex[paymentID] = id
+            self.release(id)
+            self.live.remove(id)
+            self.update(id) { checkout in
+                checkout.status = .paid
+                checkout.paymentID = paymentID
+                checkout.paidAt = at
+                checkout.latePayment = late
+                checkout.orderSync = OrderSync()
+            }
+            self.pendingOrders.insert(id)
+            var month = self.usage[at.month] ?? MonthUsage()
+            month.paid += 1
+            month.gross[amount.currency, default: 0] += amount.amount
+            month.fees[amount.currency, default: 0] += fee
+            self.usage[at.month] = month
+            self.ledger.append(
+                LedgerRow(
+                    createdAt: at, kind: .payment, checkoutID: id, paymentID: paymentID, currency: amount.currency,
+                    amount: amount.amount, fee: fee))
+        case .paymentMismatched(let id, let paymentID, _, let delivery, _):
+            self.remember(delivery: delivery)
+            self.webhookReceived = true
+            self.paymentIndex[paymentID] = id
+            self.release(id)
+            self.live.remove(id)
+            self.update(id) { checkout in
+                checkout.status = .amountMismatch
+                checkout.paymentID = paymentID
+            }
+        case .paymentFailed(let id, _, let delivery, _):
+            self.remember(delivery: delivery)
+            self.webhookReceived = true
+            self.release(id)
+            self.live.remove(id)
+            self.update(id) { $0.status = .paymentFailed }
+        case .refundRecorded(let id, let refundID, let amount, let delivery, let at):
+            self.remember(delivery: delivery)
+            self.remember(delivery: "refund:" + refundID)
+            guard var checkout = self.checkouts[id], let paymentID = checkout.paymentID else { return }
+            checkout.refundedAmount += amount
+            if checkout.status.isPaid {
+                checkout.status = checkout.refundedAmount >= checkout.total.amount ? .refunded : .partiallyRefunded
+            }
+            self.checkouts[id] = checkout
+            var month = self.usage[at.month] ?? MonthUsage()
+            month.refunds[checkout.total.currency, default: 0] += amount
+            self.usage[at.month] = month
+            self.ledger.append(
+                LedgerRow(
+                    createdAt: at, kind: .refund, checkoutID: id, paymentID: paymentID,
+                    currency: checkout.total.currency, amount: amount, fee: 0))
+        case .deliverySeen(let delivery):
+            self.remember(delivery: delivery)
+        case .checkoutExpired(let id, _):
+            self.release(id)
+            self.live.remove(id)
+            self.update(id) { checkout in
+                if checkout.status == .open || checkout.status == .awaitingPayment { checkout.status = .expired }
+            }
+        case .orderAttemptStarted(let id, let at):
+            self.update(id) { checkout in
+                var sync = checkout.orderSync ?? OrderSync()
+                sync.attempts += 1
+                if sync.firstAttemptAt == nil { sync.firstAttemptAt = at }
+                checkout.orderSync = sync
+            }
+        case .orderAttemptFailed(let id, let error, let ambiguous, let giveUp):
+            self.update(id) { checkout in
+                var sync = checkout.orderSync ?? OrderSync()
+                sync.lastError = error
+                sync.ambiguous = sync.ambiguous || ambiguous
+                sync.failed = giveUp
+                checkout.orderSync = sync
+                if giveUp, checkout.status == .paid { checkout.status = .orderSyncFailed }
+            }
+            if giveUp { self.pendingOrders.remove(id) }
+        case .orderSynced(let id, let orderID, let orderName):
+            self.pendingOrders.remove(id)
+            self.update(id) { checkout in
+                checkout.orderID = orderID
+                checkout.orderName = orderName
+                checkout.orderSync?.failed = false
+                checkout.orderSync?.lastError = nil
+                if checkout.status == .paid || checkout.status == .orderSyncFailed { checkout.status = .orderSynced }
+            }
+        case .orderRetryRequested(let id):
+            self.update(id) { checkout in
+                checkout.orderSync?.failed = false
+                checkout.orderSync?.attempts = 0
+                if checkout.status == .orderSyncFailed { checkout.status = .paid }
+            }
+            self.pendingOrders.insert(id)
+        case .tierChanged(let tier, let limit):
+            self.tier = tier
+            self.monthlyLimit = limit
+        }
+    }
+
+    private mutating func update(_ id: CheckoutID, _ body: (inout Checkout) -> Void) {
+        guard var checkout = self.checkouts[id] else { return }
+        body(&checkout)
+        self.checkouts[id] = checkout
+    }
+
+    private mutating func release(_ id: CheckoutID) {
+        self.reserved.remove(id)
+        self.update(id) { $0.reservedMonth = nil }
+    }
+
+    private mutating func remember(delivery: String) {
+        guard !delivery.isEmpty, self.deliveries.insert(delivery).inserted else { return }
+        self.deliveryOrder.append(delivery)
+        if self.deliveryOrder.count - self.deliveryOrderHead > Self.dedupeWindowMax {
+            self.deliveries.remove(self.deliveryOrder[self.deliveryOrderHead])
+            self.deliveryOrderHead += 1
+            if self.deliveryOrderHead > Self.dedupeWindowMax {
+                self.deliveryOrder.removeFirst(self.deliveryOrderHead)
+                self.deliveryOrderHead = 0
+            }
+        }
+    }
+
+    private mutating func pruneIdempotency(now: Timestamp) {
+        guard self.idempotency.count > 1024 else { return }
+        let cutoff = now.adding(.zero - Self.idempotencyTTL)
+        self.idempotency = self.idempotency.filter { $0.value.createdAt >= cutoff }
+    }
+}

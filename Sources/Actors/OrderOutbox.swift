@@ -1,0 +1,106 @@
+import Foundation
+import Synchronization
+package import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Posts paid orders to Shopify from the journaled outbox, exactly once per checkout.
+///
+/// Each attempt is journaled before its POST. Any attempt after the first (including after a crash) first lists
+/// Shopify's orders since the first attempt − 5 min and matches `source_identifier`, because Shopify's order
+/// endpoint has no idempotency key: an ambiguous failure (timeout, reset, 5xx) may have created the order.
+package final class OrderOutbox: Service {
+    private let registry: MerchantRegistry
+    private let concurrencyMax: Int
+    private let logger: Logger
+    private let depth = Gauge(label: "hygge_outbox_depth")
+    private let retries = Counter(label: "hygge_outbox_retries_total")
+    private let inFlight = ManagedAtomicCounter()
+
+    /// - Parameter concurrencyMax: order syncs running at once.
+    package init(registry: MerchantRegistry, concurrencyMax: Int = 32, logger: Logger) {
+        self.registry = registry
+        self.concurrencyMax = concurrencyMax
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        await self.registry.requeuePendingOrders()
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await job in self.registry.environment.orders.stream.cancelOnGracefulShutdown() {
+                if running >= self.concurrencyMax {
+                    await group.next()
+                    running -= 1
+                }
+                running += 1
+                self.depth.record(self.inFlight.add(1))
+                group.addTask {
+                    await self.sync(job)
+                    self.depth.record(self.inFlight.add(-1))
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Runs one checkout's order sync to an order, a give-up, or cancellation.
+    package func sync(_ job: OrderJob) async {
+        guard let merchant = self.registry.merchant(job.merchant) else { return }
+        let settings = self.registry.environment.settings
+        let shopify = self.registry.environment.shopify
+        var delay = settings.orderBackoffBase
+        while !Task.isCancelled {
+            guard let work = try? await merchant.orderWork(job.checkout) else { return }
+            do {
+                if work.sync.attempts > 0, let first = work.sync.firstAttemptAt {
+                    if let existing = try await shopify.findOrder(
+                        shop: job.merchant, token: work.token, sourceIdentifier: job.checkout.rawValue,
+                        createdAtMin: first.adding(.seconds(-300)))
+                    {
+                        try? await merchant.orderSynced(job.checkout, order: existing)
+                        return
+                    }
+                }
+                try await merchant.orderAttemptStarted(job.checkout, now: .now)
+                let order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
+                try? await merchant.orderSynced(job.checkout, order: order)
+                return
+            } catch let error as GatewayError {
+                let giveUp = !error.isRetryable || work.sync.attempts + 1 >= settings.orderAttemptsMax
+                self.retries.increment()
+                self.logger.warning(
+                    "order sync attempt failed",
+                    metadata: [
+                        "merchant.id": "\(job.merchant)", "checkout.id": "\(job.checkout)", "error": "\(error.label)",
+                        "attempt": "\(work.sync.attempts + 1)", "give_up": "\(giveUp)",
+                    ])
+                try? await merchant.orderAttemptFailed(
+                    job.checkout, error: error.label, ambiguous: error.isAmbiguous, giveUp: giveUp)
+                if giveUp { return }
+                var wait = Retry.jittered(delay)
+                if case .rateLimited(let retryAfter?) = error { wait = max(wait, retryAfter) }
+                delay = min(delay * 2, settings.orderBackoffMax)
+                try? await Task.sleep(for: wait)
+            } catch {
+                // Journal unavailable: stop; the sync stays pending and is requeued on restart.
+                self.logger.error(
+                    "order sync stopped", metadata: ["checkout.id": "\(job.checkout)", "error": "\(error)"])
+                return
+            }
+        }
+    }
+}
+
+/// A tiny lock-protected counter for the outbox depth gauge.
+final class ManagedAtomicCounter: Sendable {
+    private let value = Mutex(0)
+    func add(_ delta: Int) -> Int { self.value.withLock { $0 += delta; return $0 } }
+}
+
+extension Timestamp {
+    /// The wall clock now; only the edges (Net, services) read it, never `MerchantState`.
+    package static var now: Timestamp {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// The body of a snapshot file (before zlib): every merchant's state and the LSN floor it covers.
+///
+/// Encoding: JSON, `{"v":1,"lsn":N,"merchants":[MerchantState…]}`. Each merchant also carries its own `appliedLSN`;
+/// restore replays the journal after `lsn`, skipping records a merchant already reflects.
+package struct RegistrySnapshot: Sendable, Codable {
+    /// Body format version.
+    package static let currentVersion = 1
+    package var v: Int
+    package var lsn: UInt64
+    package var merchants: [MerchantState]
+
+    package init(lsn: UInt64, merchants: [MerchantState]) {
+        self.v = Self.currentVersion
+        self.lsn = lsn
+        self.merchants = merchants
+    }
+
+    /// Encodes the body bytes.
+    package func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
+
+    /// Decodes body bytes.
+    package static func decode(_ bytes: [UInt8]) throws -> RegistrySnapshot {
+        try JSONDecoder().decode(RegistrySnapshot.self, from: Data(bytes))
+    }
+}
+
+/// Folds a snapshot and the journal records after it into merchant states.
+package struct Restorer {
+    /// States by merchant so far.
+    package private(set) var states: [MerchantID: MerchantState] = [:]
+    /// Records applied / skipped (already in the snapshot).
+    package private(set) var applied = 0
+    package private(set) var skipped = 0
+    private let decoder = JSONDecoder()
+
+    /// Starts from a snapshot (or nothing).
+    package init(snapshot: RegistrySnapshot?) {
+        for state in snapshot?.merchants ?? [] { self.states[state.id] = state }
+    }
+
+    /// Highest LSN any state reflects.
+    package var maxAppliedLSN: UInt64 { self.states.values.map(\.appliedLSN).max() ?? 0 }
+
+    /// Applies one journal record's payload.
+    package mutating func apply(lsn: UInt64, payload: [UInt8]) throws {
+        let entry = try self.decoder.decode(JournalEntry.self, from: Data(payload))
+        if var state = self.states[entry.m] {
+            guard lsn > state.appliedLSN else {
+                self.skipped += 1
+                return
+            }
+            state.apply(entry.e)
+            state.appliedLSN = lsn
+            self.states[entry.m] = state
+        } else {
+            guard case .created(let dataKey, let at) = entry.e else {
+                throw RestoreError.eventBeforeCreation(merchant: entry.m.rawValue, lsn: lsn)
+            }
+            var state = MerchantState(id: entry.m, dataKey: dataKey, createdAt: at)
+            state.appliedLSN = lsn
+            self.states[entry.m] = state
+        }
+        self.applied += 1
+    }
+}
+
+/// Restore failures that mean the data directory does not describe a valid history.
+package enum RestoreError: Error, CustomStringConvertible {
+    case eventBeforeCreation(merchant: String, lsn: UInt64)
+
+    package var description: String {
+        switch self {
+        case .eventBeforeCreation(let merchant, let lsn):
+            "journal record \(lsn) changes merchant \(merchant) before it was created"
+        }
+    }
+}

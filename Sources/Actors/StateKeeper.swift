@@ -1,0 +1,114 @@
+import Foundation
+package import Logging
+import Metrics
+import Persistence
+import ServiceLifecycle
+
+/// Takes snapshots (by time, by record count, on demand and at shutdown), sweeps expired checkouts, and closes the
+/// journal last on graceful shutdown.
+///
+/// A snapshot never stops request handling: it notes the journal's last LSN (the floor), starts a new segment, then
+/// asks each merchant actor for an immutable copy of its state (each reflects at least every record up to the
+/// floor), waits until everything those copies reflect is durable, and writes the file.
+package actor StateKeeper: Service {
+    private let registry: MerchantRegistry
+    private let directory: String
+    private let interval: Duration
+    private let recordsMax: UInt64
+    private let sweepInterval: Duration
+    private let logger: Logger
+    private var lastSnapshotLSN: UInt64
+    private var snapshotting = false
+    private let merchantsGauge = Gauge(label: "hygge_merchants")
+    private let openCheckoutsGauge = Gauge(label: "hygge_open_checkouts")
+
+    /// - Parameters:
+    ///   - directory: the data directory (snapshots live at its top level).
+    ///   - interval: snapshot at least this often while records arrive (`HYGGE_SNAPSHOT_INTERVAL`).
+    ///   - recordsMax: snapshot after this many records (`HYGGE_SNAPSHOT_RECORDS`).
+    ///   - lastSnapshotLSN: the LSN of the snapshot restored from.
+    package init(
+        registry: MerchantRegistry, directory: String, interval: Duration, recordsMax: UInt64,
+        lastSnapshotLSN: UInt64, sweepInterval: Duration = .seconds(5), logger: Logger
+    ) {
+        self.registry = registry
+        self.directory = directory
+        self.interval = interval
+        self.recordsMax = max(1, recordsMax)
+        self.lastSnapshotLSN = lastSnapshotLSN
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+    }
+
+    private var journal: Journal { self.registry.environment.journal }
+
+    package func run() async throws {
+        let clock = ContinuousClock()
+        var lastSnapshot = clock.now
+        var lastSweep = clock.now
+        let tick: Duration = .milliseconds(200)
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: tick)
+                let pending = self.journal.lastAssignedLSN &- self.lastSnapshotLSN
+                if pending >= self.recordsMax || (pending > 0 && clock.now - lastSnapshot >= self.interval) {
+                    _ = try? await self.snapshot()
+                    lastSnapshot = clock.now
+                }
+                if clock.now - lastSweep >= self.sweepInterval {
+                    lastSweep = clock.now
+                    await self.sweep()
+                }
+            }
+        } onGracefulShutdown: {}
+        do {
+            let info = try await self.snapshot()
+            self.logger.info("final snapshot written", metadata: ["snapshot.file": "\(info.file)", "journal.lsn": "\(info.lsn)"])
+        } catch {
+            self.logger.error("final snapshot failed", metadata: ["error": "\(error)"])
+        }
+        await self.journal.close()
+    }
+
+    /// Expires due checkouts and refreshes the gauges.
+    package func sweep() async {
+        let now = Timestamp.now
+        let live = await self.registry.expireDue(now: now)
+        self.merchantsGauge.record(self.registry.count)
+        self.openCheckoutsGauge.record(live)
+    }
+
+    /// Writes a snapshot now and prunes covered journal segments.
+    /// - Returns: the file written.
+    package func snapshot() async throws -> SnapshotReport {
+        while self.snapshotting { await Task.yield() }
+        self.snapshotting = true
+        defer { self.snapshotting = false }
+        let floor = self.journal.lastAssignedLSN
+        try self.journal.rotate()
+        var states: [MerchantState] = []
+        for merchant in self.registry.all { states.append(await merchant.snapshot()) }
+        let reflected = max(floor, states.map(\.appliedLSN).max() ?? 0)
+        if reflected > 0 { try await self.journal.waitDurable(reflected) }
+        let body = try RegistrySnapshot(lsn: floor, merchants: states).encoded()
+        let info = try SnapshotStore.write(directory: self.directory, lsn: floor, body: body)
+        self.lastSnapshotLSN = floor
+        let kept = try SnapshotStore.list(directory: self.directory)
+        if kept.count >= 2 {
+            let deleted = try self.journal.deleteSegments(coveredBy: kept[1].lsn)
+            if deleted > 0 { self.logger.debug("journal segments deleted", metadata: ["count": "\(deleted)"]) }
+        }
+        self.logger.info(
+            "snapshot written",
+            metadata: ["snapshot.file": "\(info.path)", "journal.lsn": "\(floor)", "snapshot.bytes": "\(info.bytes)"])
+        return SnapshotReport(lsn: info.lsn, file: (info.path as NSString).lastPathComponent, bytes: info.bytes)
+    }
+}
+
+/// What a snapshot wrote (the admin API's answer).
+package struct SnapshotReport: Sendable, Equatable {
+    package var lsn: UInt64
+    /// File name inside the data directory.
+    package var file: String
+    package var bytes: Int
+}

@@ -1,0 +1,193 @@
+import Actors
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Persistence
+
+/// `hygge journal verify|dump [--repair]`.
+struct JournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Check or print the write-ahead journal (offline).",
+        subcommands: [Verify.self, Dump.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every record. Exit 0 clean, 1 torn tail (repairable), 2 corruption.")
+        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+        @Flag(help: "Truncate a torn tail (never anything else).") var repair = false
+
+        func run() throws {
+            let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+            var report = try JournalInspector.verify(directory: dir)
+            if self.repair, case .tornTail = report.verdict {
+                report = try JournalInspector.repair(directory: dir)
+                print("repaired: torn tail truncated")
+            }
+            print(JournalCommand.describe(report))
+            switch report.verdict {
+            case .clean: return
+            case .tornTail: throw ExitCode(1)
+            case .corrupt: throw ExitCode(2)
+            }
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One JSON line per record (secrets appear only sealed).")
+        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+        @Flag(help: "Truncate a torn tail first.") var repair = false
+
+        func run() throws {
+            let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+            if self.repair { _ = try JournalInspector.repair(directory: dir) }
+            try JournalInspector.forEachRecord(directory: dir) { record in
+                let payload = String(decoding: record.payload, as: UTF8.self)
+                print("{\"lsn\":\(record.lsn),\"bytes\":\(record.payload.count),\"entry\":\(payload)}")
+            }
+        }
+    }
+
+    static func describe(_ report: JournalInspector.Report) -> String {
+        let range = report.firstLSN.map { "\($0)…\(report.lastLSN ?? $0)" } ?? "empty"
+        switch report.verdict {
+        case .clean:
+            return "journal clean: \(report.segments) segments, \(report.records) records, LSN \(range)"
+        case .tornTail(let segment, let offset):
+            return "journal torn tail in \(segment) at offset \(offset) (\(report.records) good records, LSN \(range)); run `hygge journal verify --repair`"
+        case .corrupt(let segment, let offset, let reason):
+            return "journal CORRUPT in \(segment) at offset \(offset): \(reason)"
+        }
+    }
+}
+
+/// `hygge snapshot create|verify|inspect`.
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot", abstract: "Take, check or describe snapshots.",
+        subcommands: [Create.self, Verify.self, Inspect.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask a running server to snapshot now.")
+        @Option(help: "Server URL.") var url = "http://127.0.0.1:8080"
+        @Option(help: "Admin token (HYGGE_ADMIN_TOKEN).") var adminToken: String?
+
+        func run() async throws {
+            guard let token = Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN") else {
+                throw ConfigurationError("an admin token is required (--admin-token or HYGGE_ADMIN_TOKEN)")
+            }
+            var request = HTTPClientRequest(url: self.url + "/admin/snapshot")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            print(String(buffer: body))
+            if response.status.code != 200 { throw ExitCode(1) }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate every snapshot file (exit 2 if any is bad).")
+        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+
+        func run() throws {
+            let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+            var bad = 0
+            for info in try SnapshotStore.list(directory: dir) {
+                do {
+                    let (lsn, body) = try SnapshotStore.read(path: info.path)
+                    let snapshot = try RegistrySnapshot.decode(body)
+                    print("ok   \(info.path) lsn=\(lsn) bytes=\(info.bytes) merchants=\(snapshot.merchants.count)")
+                } catch {
+                    bad += 1
+                    print("BAD  \(info.path): \(error)")
+                }
+            }
+            if bad > 0 { throw ExitCode(2) }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Summarise the newest valid snapshot as JSON.")
+        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+
+        func run() throws {
+            let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+            guard let loaded = try SnapshotStore.loadNewestValid(directory: dir, logger: Logger(label: "hygge")) else {
+                print("no valid snapshot in \(dir)")
+                throw ExitCode(1)
+            }
+            let snapshot = try RegistrySnapshot.decode(loaded.body)
+            var merchants: [[String: Any]] = []
+            for state in snapshot.merchants {
+                merchants.append([
+                    "shop": state.id.rawValue, "applied_lsn": state.appliedLSN, "installed": state.installed,
+                    "checkouts": state.checkouts.count, "live": state.live.count,
+                    "pending_orders": state.pendingOrders.count, "ledger_rows": state.ledger.count,
+                    "secrets": ["shopify_token": state.shopifyToken != nil, "whop_key": state.whopKey != nil,
+                                "webhook_secret": state.webhookSecret != nil],
+                ])
+            }
+            let summary: [String: Any] = [
+                "file": loaded.info.path, "lsn": snapshot.lsn, "bytes": loaded.info.bytes,
+                "body_bytes": loaded.body.count, "format_version": snapshot.v, "merchants": merchants,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// `hygge keys rotate-master --new-key K`.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Key management.", subcommands: [RotateMaster.self])
+
+    struct RotateMaster: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-master", abstract: "Re-wrap every merchant data key under a new master key (offline).")
+        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+        @Option(help: "Current master key (HYGGE_MASTER_KEY).") var masterKey: String?
+        @Option(help: "New master key, base64 of 32 bytes.") var newKey: String
+
+        func run() throws {
+            let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+            let logger = Logger(label: "hygge")
+            let sandboxKeyPath = (dir as NSString).appendingPathComponent("sandbox-master.key")
+            guard let oldText = Setting.string(self.masterKey, "HYGGE_MASTER_KEY")
+                ?? (try? String(contentsOfFile: sandboxKeyPath, encoding: .utf8))
+            else { throw ConfigurationError("the current master key is required (--master-key or HYGGE_MASTER_KEY)") }
+            let old = try MasterKey(base64: oldText)
+            let new = try MasterKey(base64: self.newKey)
+            let restored = try Restore.run(dataDir: dir, fsync: .always, logger: logger)
+            var states = restored.states
+            var lsn = restored.journal.lastAssignedLSN
+            for (id, state) in states.sorted(by: { $0.key < $1.key }) {
+                let dataKey = try Vault.unwrap(state.dataKey, for: id, master: old)
+                let event = MerchantEvent.dataKeyRewrapped(dataKey: try Vault.wrap(dataKey, for: id, master: new))
+                lsn = try restored.journal.append(Array(try JSONEncoder().encode(JournalEntry(merchant: id, event: event))))
+                states[id]?.apply(event)
+                states[id]?.appliedLSN = lsn
+            }
+            let floor = restored.journal.lastAssignedLSN
+            let semaphore = DispatchSemaphore(value: 0)
+            let journal = restored.journal
+            Task {
+                try? await journal.waitDurable(floor)
+                await journal.close()
+                semaphore.signal()
+            }
+            semaphore.wait()
+            let body = try RegistrySnapshot(lsn: floor, merchants: states.values.sorted { $0.id < $1.id }).encoded()
+            _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
+            _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
+            if FileManager.default.fileExists(atPath: sandboxKeyPath) {
+                try Data(self.newKey.utf8).write(to: URL(fileURLWithPath: sandboxKeyPath))
+            }
+            print("re-wrapped \(states.count) data keys; snapshot at LSN \(floor); start the server with the new HYGGE_MASTER_KEY")
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Actors
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Net
+import Persistence
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `hygge serve`: runs the service (and, in sandbox mode, the embedded emulators and demo merchant).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Hygge service.")
+
+    @Flag(help: "Mount the Shopify/Whop emulators and seed a demo merchant (default when SHOPIFY_API_KEY is unset).")
+    var sandbox = false
+    @Option(help: "Listen host (HYGGE_HOST).") var host: String?
+    @Option(help: "Listen port (HYGGE_PORT).") var port: Int?
+    @Option(help: "Public URL (HYGGE_PUBLIC_URL).") var publicURL: String?
+    @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
+    @Option(help: "always | everysec | no (HYGGE_FSYNC).") var fsync: String?
+    @Option(help: "Snapshot interval, e.g. 60s (HYGGE_SNAPSHOT_INTERVAL).") var snapshotInterval: String?
+    @Option(help: "Snapshot after this many records (HYGGE_SNAPSHOT_RECORDS).") var snapshotRecords: UInt64?
+    @Option(help: "Checkout lifetime, e.g. 30m (HYGGE_CHECKOUT_TTL).") var checkoutTTL: String?
+    @Option(help: "Base64 of 32 bytes (HYGGE_MASTER_KEY).") var masterKey: String?
+    @Option(help: "Shopify app API key (SHOPIFY_API_KEY).") var shopifyAPIKey: String?
+    @Option(help: "Shopify app secret (SHOPIFY_API_SECRET).") var shopifyAPISecret: String?
+    @Option(help: "OAuth scopes (SHOPIFY_SCOPES).") var shopifyScopes: String?
+    @Option(help: "Admin REST version (HYGGE_SHOPIFY_API_VERSION).") var shopifyAPIVersion: String?
+    @Option(help: "Shopify base URL template with {shop} (HYGGE_SHOPIFY_BASE_URL).") var shopifyBaseURL: String?
+    @Option(help: "Whop API base (HYGGE_WHOP_API_BASE).") var whopAPIBase: String?
+    @Option(help: "Api-Version-Date for Whop (HYGGE_WHOP_API_VERSION).") var whopAPIVersion: String?
+    @Option(help: "whop_plan_id=monthly_limit,… (HYGGE_TIERS).") var tiers: String?
+    @Option(help: "Bearer token for /admin/* (HYGGE_ADMIN_TOKEN).") var adminToken: String?
+    @Option(help: "Free monthly transactions (HYGGE_FREE_MONTHLY_LIMIT).") var freeMonthlyLimit: Int?
+    @Option(help: "Log level (LOG_LEVEL).") var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let sandbox = self.sandbox || (Setting.string(self.shopifyAPIKey, "SHOPIFY_API_KEY") == nil)
+        let host = Setting.string(self.host, "HYGGE_HOST", "127.0.0.1")!
+        let port = self.port ?? env["HYGGE_PORT"].flatMap(Int.init) ?? 8080
+        let publicURL = Setting.string(self.publicURL, "HYGGE_PUBLIC_URL", "http://\(host):\(port)")!
+        let dataDir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
+        guard let fsync = FsyncPolicy(rawValue: Setting.string(self.fsync, "HYGGE_FSYNC", "always")!) else {
+            throw ConfigurationError("HYGGE_FSYNC must be always, everysec or no")
+        }
+        guard let interval = Setting.duration(Setting.string(self.snapshotInterval, "HYGGE_SNAPSHOT_INTERVAL", "60s")!),
+            let ttl = Setting.duration(Setting.string(self.checkoutTTL, "HYGGE_CHECKOUT_TTL", "30m")!)
+        else { throw ConfigurationError("durations look like 500ms, 60s or 5m") }
+        let records = self.snapshotRecords ?? env["HYGGE_SNAPSHOT_RECORDS"].flatMap(UInt64.init) ?? 100_000
+
+        var configuredLogger = Logger(label: "hygge")
+        configuredLogger.logLevel = Setting.string(self.logLevel, "LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let logger = configuredLogger
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let master = try Self.masterKey(Setting.string(self.masterKey, "HYGGE_MASTER_KEY"), sandbox: sandbox, dataDir: dataDir, logger: logger)
+
+        var settings = DomainSettings()
+        settings.checkoutTTL = ttl
+        settings.freeMonthlyLimit = self.freeMonthlyLimit ?? env["HYGGE_FREE_MONTHLY_LIMIT"].flatMap(Int.init) ?? 50
+        settings.tiers = Self.parseTiers(Setting.string(self.tiers, "HYGGE_TIERS") ?? "")
+        if sandbox { settings.redirectURLTemplate = "\(publicURL)/sandbox/store" }
+
+        let restored = try Restore.run(dataDir: dataDir, fsync: fsync, logger: logger)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let shopifyBase = Setting.string(
+            self.shopifyBaseURL, "HYGGE_SHOPIFY_BASE_URL", sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")!
+        let whopBase = Setting.string(
+            self.whopAPIBase, "HYGGE_WHOP_API_BASE", sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1")!
+        let shopify = ShopifyHTTPClient(
+            http: http, baseTemplate: shopifyBase,
+            apiVersion: Setting.string(self.shopifyAPIVersion, "HYGGE_SHOPIFY_API_VERSION", "2026-10")!, logger: logger)
+        let whop = WhopHTTPClient(
+            http: http, base: whopBase, apiVersion: Setting.string(self.whopAPIVersion, "HYGGE_WHOP_API_VERSION", "2025-01-01")!,
+            logger: logger)
+        let environment = MerchantEnvironment(
+            journal: restored.journal, shopify: shopify, whop: whop, master: master, settings: settings,
+            orders: OrderQueue(), directory: Directory(), logger: logger)
+        let registry = MerchantRegistry(states: restored.states, environment: environment)
+        let keeper = StateKeeper(
+            registry: registry, directory: dataDir, interval: interval, recordsMax: records,
+            lastSnapshotLSN: restored.snapshotLSN, logger: logger)
+        let outbox = OrderOutbox(registry: registry, logger: logger)
+        var seed = Sandbox.Demo()
+        seed.shopifyToken = env["HYGGE_SANDBOX_SHOPIFY_TOKEN"] ?? seed.shopifyToken
+        seed.whopKey = env["HYGGE_SANDBOX_WHOP_KEY"] ?? seed.whopKey
+        seed.webhookSecret = env["HYGGE_SANDBOX_WEBHOOK_SECRET"] ?? seed.webhookSecret
+        seed.monthlyLimit = env["HYGGE_SANDBOX_MONTHLY_LIMIT"].flatMap(Int.init) ?? seed.monthlyLimit
+        let demo = seed
+        let emulators = sandbox ? Sandbox(publicURL: publicURL, demo: demo, http: http, logger: logger) : nil
+        await emulators?.seedEmulators()
+        let readiness = Readiness()
+        let dependencies = NetDependencies(
+            registry: registry, stateKeeper: keeper, publicURL: publicURL,
+            extraOrigins: sandbox ? [Self.origin(publicURL)] : [],
+            adminToken: Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN"), sandbox: emulators, readiness: readiness,
+            metricsText: { prometheus.emitToString() }, logger: logger)
+        let app = Application(
+            router: makeRouter(dependencies),
+            configuration: .init(address: .hostname(host, port: port), serverName: "hygge"),
+            onServerRunning: { _ in
+                // Seeding talks HTTP to this same server, so it must not block the server's start-up callback.
+                Task {
+                    if let emulators {
+                        do {
+                            try await emulators.seedMerchant(registry: registry, whop: whop)
+                            Banner.print(
+                                publicURL: publicURL, demo: demo,
+                                products: await emulators.shopify.products(demo.shop.rawValue))
+                        } catch {
+                            logger.error("sandbox seeding failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                    readiness.markReady()
+                    logger.info(
+                        "ready",
+                        metadata: ["url": "\(publicURL)", "sandbox": "\(sandbox)", "journal.lsn": "\(restored.journal.lastAssignedLSN)"])
+                }
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: keeper), .init(service: outbox), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try? await http.shutdown()
+        logger.info("stopped")
+    }
+
+    static func origin(_ url: String) -> String {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
+        return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+    }
+
+    static func parseTiers(_ text: String) -> [String: Int] {
+        var tiers: [String: Int] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=")
+            if parts.count == 2, let limit = Int(parts[1].trimmingCharacters(in: .whitespaces)) {
+                tiers[parts[0].trimmingCharacters(in: .whitespaces)] = limit
+            }
+        }
+        return tiers
+    }
+
+    static func masterKey(_ given: String?, sandbox: Bool, dataDir: String, logger: Logger) throws -> MasterKey {
+        if let given { return try MasterKey(base64: given) }
+        guard sandbox else { throw ConfigurationError("HYGGE_MASTER_KEY is required outside the sandbox") }
+        let path = (dataDir as NSString).appendingPathComponent("sandbox-master.key")
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) { return try MasterKey(base64: existing) }
+        let key = MasterKey.generate()
+        _ = FileManager.default.createFile(atPath: path, contents: Data(key.base64.utf8), attributes: [.posixPermissions: 0o600])
+        logger.warning("no HYGGE_MASTER_KEY: generated a sandbox master key", metadata: ["path": "\(path)"])
+        return key
+    }
+}

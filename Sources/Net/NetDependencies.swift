@@ -1,0 +1,49 @@
+package import Actors
+import Foundation
+package import Logging
+import Synchronization
+
+/// Everything the router needs; Main builds it, tests build it the same way.
+package struct NetDependencies: Sendable {
+    package var registry: MerchantRegistry
+    package var stateKeeper: StateKeeper?
+    /// Absolute URL Shopify, Whop and browsers reach us on, no trailing slash.
+    package var publicURL: String
+    /// Extra origins allowed by CORS (the sandbox's demo storefront).
+    package var extraOrigins: Set<String>
+    /// Bearer token for `/admin/*`; nil turns the admin API off.
+    package var adminToken: String?
+    /// The sandbox's emulators, mounted under `/sandbox/` when present.
+    package var sandbox: Sandbox?
+    /// Readiness (`/readyz`): set once restore is done.
+    package var readiness: Readiness
+    /// Prometheus text for `/metrics`.
+    package var metricsText: @Sendable () -> String
+    package var logger: Logger
+
+    package init(
+        registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],
+        adminToken: String?, sandbox: Sandbox?, readiness: Readiness, metricsText: @escaping @Sendable () -> String,
+        logger: Logger
+    ) {
+        self.registry = registry
+        self.stateKeeper = stateKeeper
+        var url = publicURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.publicURL = url
+        self.extraOrigins = extraOrigins
+        self.adminToken = adminToken
+        self.sandbox = sandbox
+        self.readiness = readiness
+        self.metricsText = metricsText
+        self.logger = logger
+    }
+}
+
+/// A flag that turns true once, when the service is ready.
+package final class Readiness: Sendable {
+    private let ready = Mutex(false)
+    package init(ready: Bool = false) { self.ready.withLock { $0 = ready } }
+    package func markReady() { self.ready.withLock { $0 = true } }
+    package var isReady: Bool { self.ready.withLock { $0 } }
+}

@@ -1,0 +1,126 @@
+import Actors
+import Foundation
+import HTTPTypes
+package import Hummingbird
+
+/// `/healthz`, `/readyz`, `/metrics`, and the bearer-token `/admin/*` API (CONTRACT §7).
+struct OpsRoutes {
+    let dependencies: NetDependencies
+
+    func register(on router: Router<HyggeRequestContext>) {
+        router.get("/healthz") { _, _ in
+            JSONResponse.raw("{\"status\":\"ok\"}", contentType: "application/json")
+        }
+        router.get("/readyz") { _, context in
+            guard self.dependencies.readiness.isReady else {
+                return ErrorBody.response(
+                    status: .serviceUnavailable, code: "not_ready", message: "Restore is still running.",
+                    requestID: context.requestID)
+            }
+            return JSONResponse.raw("{\"status\":\"ready\"}", contentType: "application/json")
+        }
+        router.get("/metrics") { _, _ in
+            JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.post("/admin/snapshot") { request, _ in
+            try self.authorize(request)
+            guard let keeper = self.dependencies.stateKeeper else { throw HyggeError.notFound }
+            let info = try await keeper.snapshot()
+            struct SnapshotDTO: Encodable {
+                var lsn: UInt64
+                var file: String
+                var bytes: Int
+            }
+            return JSONResponse.make(SnapshotDTO(lsn: info.lsn, file: info.file, bytes: info.bytes))
+        }
+        router.get("/admin/merchants") { request, _ in
+            try self.authorize(request)
+            struct MerchantDTO: Encodable {
+                var shop: String
+                var installed: Bool
+                var company_id: String?
+                var webhook_secret_set: Bool
+                var tier: String?
+                var monthly_limit: Int
+                var live_checkouts: Int
+            }
+            var rows: [MerchantDTO] = []
+            for merchant in self.dependencies.registry.all {
+                let summary = await merchant.summary(now: .now)
+                rows.append(
+                    MerchantDTO(
+                        shop: summary.shop.rawValue, installed: summary.installed, company_id: summary.companyID,
+                        webhook_secret_set: summary.webhookSecretSet, tier: summary.tier,
+                        monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts))
+            }
+            return JSONResponse.make(["merchants": rows])
+        }
+    }
+
+    private func authorize(_ request: Request) throws {
+        guard let token = self.dependencies.adminToken else { throw HyggeError.notFound }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            StandardWebhooks.constantTimeEquals(Array(header.dropFirst(7).utf8), Array(token.utf8))
+        else { throw HyggeError.unauthorized }
+    }
+}
+
+/// CORS for the buyer API: echoes an installed merchant's storefront origin (`https://{shop}`, or an extra origin
+/// such as the sandbox storefront); other origins get no CORS headers. Answers preflights itself.
+struct CORSMiddleware: RouterMiddleware {
+    typealias Context = HyggeRequestContext
+    let dependencies: NetDependencies
+
+    func allowed(_ origin: String) -> Bool {
+        if self.dependencies.extraOrigins.contains(origin) { return true }
+        guard origin.hasPrefix("https://") else { return false }
+        let host = String(origin.dropFirst(8))
+        guard MerchantID.isValidShopDomain(host) else { return false }
+        return self.dependencies.registry.merchant(MerchantID(host)) != nil
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/checkout/"), let origin = request.headers[.origin] else {
+            return try await next(request, context)
+        }
+        let ok = self.allowed(origin)
+        if request.method == .options {
+            var headers = HTTPFields()
+            if ok {
+                headers[.accessControlAllowOrigin] = origin
+                headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+                headers[.accessControlAllowHeaders] = "Content-Type, Idempotency-Key"
+                headers[.accessControlMaxAge] = "600"
+                headers[.vary] = "Origin"
+            }
+            return Response(status: .noContent, headers: headers)
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HyggeError {
+            response = error.response(requestID: context.requestID)
+        }
+        if ok {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.vary] = "Origin"
+        }
+        return response
+    }
+}
+
+/// Builds the router: every route of the service (and the sandbox's when configured), behind the request middleware.
+package func makeRouter(_ dependencies: NetDependencies) -> Router<HyggeRequestContext> {
+    let router = Router(context: HyggeRequestContext.self)
+    router.add(middleware: RequestMiddleware())
+    router.add(middleware: CORSMiddleware(dependencies: dependencies))
+    OpsRoutes(dependencies: dependencies).register(on: router)
+    CheckoutRoutes(dependencies: dependencies).register(on: router)
+    WebhookRoutes(dependencies: dependencies).register(on: router)
+    EmbedRoutes(dependencies: dependencies).register(on: router)
+    dependencies.sandbox?.register(on: router)
+    return router
+}

@@ -1,0 +1,168 @@
+import Actors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+extension Sandbox {
+    private static func answer(_ answer: ShopifyEmulator.Answer, latency: Duration) async -> Response {
+        if latency > .zero { try? await Task.sleep(for: latency) }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        for (name, value) in answer.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        return Response(
+            status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.json)))
+    }
+
+    /// Mounts the emulators, the pay endpoint, the purchase page and the demo storefront.
+    func register(on router: Router<HyggeRequestContext>) {
+        let token = HTTPField.Name("X-Shopify-Access-Token")!
+        let shopify = router.group("/sandbox/shopify/{shop}/admin")
+        shopify.get("api/{version}/variants/{file}") { request, context in
+            let shop = context.parameters.get("shop") ?? ""
+            let file = context.parameters.get("file") ?? ""
+            guard file.hasSuffix(".json"), let id = Int64(file.dropLast(5)) else {
+                return await Self.answer(ShopifyEmulator.notFound, latency: .zero)
+            }
+            return await Self.answer(
+                await self.shopify.variant(shop: shop, token: request.headers[token], id: id),
+                latency: await self.shopify.latency)
+        }
+        shopify.get("api/{version}/products.json") { request, context in
+            await Self.answer(
+                await self.shopify.productsJSON(shop: context.parameters.get("shop") ?? "", token: request.headers[token]),
+                latency: .zero)
+        }
+        shopify.post("api/{version}/orders.json") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            return await Self.answer(
+                await self.shopify.createOrder(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], body: body),
+                latency: await self.shopify.latency)
+        }
+        shopify.get("api/{version}/orders.json") { request, context in
+            await Self.answer(
+                await self.shopify.orders(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token],
+                    createdAtMin: request.uri.queryParameters.get("created_at_min")),
+                latency: await self.shopify.latency)
+        }
+        shopify.get("api/{version}/script_tags.json") { request, context in
+            await Self.answer(
+                await self.shopify.scriptTags(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "GET", body: nil,
+                    id: nil), latency: .zero)
+        }
+        shopify.post("api/{version}/script_tags.json") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            return await Self.answer(
+                await self.shopify.scriptTags(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "POST",
+                    body: body, id: nil), latency: .zero)
+        }
+        shopify.delete("api/{version}/script_tags/{file}") { request, context in
+            let file = context.parameters.get("file") ?? ""
+            return await Self.answer(
+                await self.shopify.scriptTags(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "DELETE",
+                    body: nil, id: Int64(file.replacingOccurrences(of: ".json", with: ""))), latency: .zero)
+        }
+        shopify.get("api/{version}/webhooks.json") { request, context in
+            await Self.answer(
+                await self.shopify.webhooks(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "GET", body: nil),
+                latency: .zero)
+        }
+        shopify.post("api/{version}/webhooks.json") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            return await Self.answer(
+                await self.shopify.webhooks(
+                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "POST",
+                    body: body), latency: .zero)
+        }
+        shopify.post("oauth/access_token") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+            guard let code = object["code"] as? String,
+                let token = await self.shopify.exchange(code: code, shop: context.parameters.get("shop") ?? "")
+            else {
+                return await Self.answer(
+                    ShopifyEmulator.json(
+                        ["error": "invalid_request", "error_description": "The authorization code was not found or was already used"],
+                        status: 400), latency: .zero)
+            }
+            return await Self.answer(
+                ShopifyEmulator.json(["access_token": token, "scope": "read_products,write_orders,write_script_tags"]),
+                latency: .zero)
+        }
+
+        let whopAPI = router.group("/sandbox/whop/api/v1")
+        whopAPI.get("accounts/me") { request, _ in
+            await Self.answer(
+                await self.whop.me(authorization: request.headers[.authorization]), latency: await self.whop.latency)
+        }
+        whopAPI.post("checkout_configurations") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            return await Self.answer(
+                await self.whop.createConfiguration(
+                    authorization: request.headers[.authorization],
+                    idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], body: body),
+                latency: await self.whop.latency)
+        }
+        whopAPI.post("payments/{id}/refund") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            return await Self.answer(
+                await self.whop.refund(
+                    authorization: request.headers[.authorization], paymentID: context.parameters.get("id") ?? "",
+                    body: body), latency: await self.whop.latency)
+        }
+        router.post("/sandbox/whop/pay") { request, context in
+            try await self.pay(request, context)
+        }
+        router.get("/sandbox/whop/checkout/{id}") { _, context in
+            try await self.purchasePage(context.parameters.get("id") ?? "")
+        }
+        router.post("/sandbox/config") { request, context in
+            let body = try await request.bodyBytes(context: context)
+            let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+            if let ms = object["shopify_latency_ms"] as? Int { await self.shopify.setLatency(.milliseconds(ms)) }
+            if let ms = object["whop_latency_ms"] as? Int { await self.whop.setLatency(.milliseconds(ms)) }
+            return JSONResponse.make(["status": "ok"])
+        }
+        self.registerStorefront(on: router)
+    }
+
+    struct PayBody: Decodable {
+        var purchase_url: String?
+        var plan_id: String?
+        var outcome: String?
+        var amount: Int64?
+    }
+
+    private func pay(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
+        let body = try CheckoutRoutes.decodeStrict(PayBody.self, try await request.bodyBytes(context: context))
+        guard let key = body.purchase_url ?? body.plan_id,
+            let configuration = await self.whop.configuration(matching: key)
+        else { throw HyggeError.invalidRequest("purchase_url or plan_id of a Whop plan is required") }
+        let outcome = body.outcome ?? "succeeded"
+        guard outcome == "succeeded" || outcome == "failed" else {
+            throw HyggeError.invalidRequest("outcome must be succeeded or failed")
+        }
+        switch await self.whop.pay(configurationID: configuration.id, outcome: outcome, amountMinor: body.amount) {
+        case .success(let delivery):
+            let status = await self.deliver(delivery)
+            return JSONResponse.make(PayAnswer(payment_id: delivery.paymentID, webhook_status: status))
+        case .failure(.alreadyPaid(let paymentID)):
+            return JSONResponse.make(PayAnswer(payment_id: paymentID, webhook_status: 200))
+        case .failure:
+            throw HyggeError.invalidRequest("the plan's company has no webhook configured")
+        }
+    }
+
+    struct PayAnswer: Encodable {
+        var payment_id: String
+        var webhook_status: Int
+    }
+}

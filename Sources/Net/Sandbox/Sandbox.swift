@@ -1,0 +1,123 @@
+package import Actors
+package import AsyncHTTPClient
+import Foundation
+import Hummingbird
+package import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The embedded Shopify and Whop emulators and the demo storefront, mounted under `/sandbox/` (CONTRACT §9).
+package final class Sandbox: Sendable {
+    /// The demo merchant's made-up credentials.
+    package struct Demo: Sendable {
+        package var shop = MerchantID("hygge-demo.myshopify.com")
+        package var shopifyToken = "shpat_sandbox_demo"
+        package var whopKey = "apik_sandbox_demo"
+        package var companyID = "biz_sandbox_demo"
+        package var webhookSecret = "ws_sandbox_demo"
+        package var monthlyLimit = 1_000_000
+        package init() {}
+    }
+
+    package let shopify: ShopifyEmulator
+    package let whop: WhopEmulator
+    package let demo: Demo
+    let publicURL: String
+    let http: HTTPClient
+    let logger: Logger
+
+    package init(publicURL: String, demo: Demo, http: HTTPClient, logger: Logger) {
+        var url = publicURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.publicURL = url
+        self.demo = demo
+        self.http = http
+        self.logger = logger
+        self.shopify = ShopifyEmulator()
+        self.whop = WhopEmulator(publicURL: url)
+    }
+
+    /// Seeds the emulators with the demo shop and company.
+    package func seedEmulators() async {
+        await self.shopify.addShop(
+            self.demo.shop.rawValue, token: self.demo.shopifyToken, catalogue: ShopifyEmulator.demoCatalogue)
+        await self.whop.addCompany(
+            id: self.demo.companyID, title: "Hygge Demo Co.", apiKey: self.demo.whopKey,
+            webhookSecret: self.demo.webhookSecret, webhookURL: "\(self.publicURL)/api/webhooks/whop")
+    }
+
+    /// Seeds the demo merchant in Hygge itself, through the same actor calls the install flow and wizard use.
+    package func seedMerchant(registry: MerchantRegistry, whop: any WhopAPI) async throws {
+        let merchant = try await registry.merchantCreatingIfNeeded(self.demo.shop, now: .now)
+        let summary = await merchant.summary(now: .now)
+        if !summary.installed {
+            try await merchant.install(token: self.demo.shopifyToken, scopes: "read_products,write_orders,write_script_tags", now: .now)
+        }
+        if summary.companyID == nil {
+            let company = try await whop.companyID(apiKey: self.demo.whopKey)
+            try await merchant.setWhopKey(self.demo.whopKey, companyID: company, now: .now)
+        }
+        if !summary.webhookSecretSet { try await merchant.setWebhookSecret(self.demo.webhookSecret, now: .now) }
+        if summary.monthlyLimit != self.demo.monthlyLimit {
+            try await merchant.setTier("sandbox", monthlyLimit: self.demo.monthlyLimit)
+        }
+    }
+
+    /// Adds `count` extra sandbox merchants (`hygge-load-N.myshopify.com`) for load tests; returns their shops.
+    package func seedLoadMerchants(count: Int, registry: MerchantRegistry, whop: any WhopAPI) async throws -> [String] {
+        var shops: [String] = []
+        for index in 0..<count {
+            let shop = "hygge-load-\(index).myshopify.com"
+            let token = "shpat_sandbox_load_\(index)"
+            let key = "apik_sandbox_load_\(index)"
+            let company = "biz_sandbox_load_\(index)"
+            let secret = "ws_sandbox_load_\(index)"
+            if await !self.shopify.hasShop(shop) {
+                await self.shopify.addShop(shop, token: token, catalogue: ShopifyEmulator.demoCatalogue)
+                await self.whop.addCompany(
+                    id: company, title: "Load \(index)", apiKey: key, webhookSecret: secret,
+                    webhookURL: "\(self.publicURL)/api/webhooks/whop")
+            }
+            let merchant = try await registry.merchantCreatingIfNeeded(MerchantID(shop), now: .now)
+            let summary = await merchant.summary(now: .now)
+            if !summary.installed { try await merchant.install(token: token, scopes: "sandbox", now: .now) }
+            if summary.companyID == nil {
+                try await merchant.setWhopKey(key, companyID: try await whop.companyID(apiKey: key), now: .now)
+            }
+            if !summary.webhookSecretSet { try await merchant.setWebhookSecret(secret, now: .now) }
+            if summary.monthlyLimit != self.demo.monthlyLimit {
+                try await merchant.setTier("sandbox", monthlyLimit: self.demo.monthlyLimit)
+            }
+            shops.append(shop)
+        }
+        return shops
+    }
+
+    /// Delivers a signed webhook as Whop would (Standard Webhooks), retrying a few times; returns the last status.
+    package func deliver(_ delivery: WhopEmulator.Delivery) async -> Int {
+        let id = "msg_" + RandomToken.hex(bytes: 12)
+        var status = 0
+        for attempt in 0..<4 {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(200 << attempt)) }
+            let timestamp = String(Timestamp.now.seconds)
+            var request = HTTPClientRequest(url: delivery.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "webhook-id", value: id)
+            request.headers.add(name: "webhook-timestamp", value: timestamp)
+            request.headers.add(
+                name: "webhook-signature",
+                value: StandardWebhooks.sign(secret: delivery.secret, id: id, timestamp: timestamp, body: delivery.body))
+            request.body = .bytes(ByteBuffer(bytes: delivery.body))
+            do {
+                let response = try await self.http.execute(request, timeout: .seconds(10))
+                _ = try? await response.body.collect(upTo: 1 << 16)
+                status = Int(response.status.code)
+                if (200..<300).contains(status) || (400..<500).contains(status) { return status }
+            } catch {
+                status = 0
+            }
+        }
+        return status
+    }
+}

@@ -1,0 +1,313 @@
+import Actors
+package import Foundation
+
+/// An in-memory Shopify Admin for the sandbox and tests: shops with products, orders, script tags and webhook
+/// subscriptions, answering with Shopify's JSON shapes and error bodies. Not persisted.
+package actor ShopifyEmulator {
+    package struct Variant: Sendable {
+        package var id: Int64
+        package var productID: Int64
+        package var title: String
+        package var price: String
+    }
+
+    package struct Product: Sendable {
+        package var id: Int64
+        package var title: String
+        package var variants: [Variant]
+    }
+
+    struct Shop {
+        var token: String
+        var products: [Product] = []
+        var orders: [[String: Any]] = []
+        var scriptTags: [[String: Any]] = []
+        var webhooks: [[String: Any]] = []
+        var nextOrderNumber = 1001
+    }
+
+    /// Faults to inject into the next order POSTs (tests of the outbox).
+    package enum Fault: Sendable, Equatable {
+        case status(Int, retryAfter: Int?)
+        /// Creates the order, then answers 503 as if the connection failed after the write.
+        case createThenFail
+    }
+
+    private var shops: [String: Shop] = [:]
+    private var carts: [String: [(variant: Int64, quantity: Int)]] = [:]
+    private var codes: [String: (shop: String, token: String)] = [:]
+    private var nextID: Int64 = 450_789_469_000
+    private var orderFaults: [Fault] = []
+    /// Added before every answer (load tests separate Hygge's own time from upstream time).
+    package var latency: Duration = .zero
+
+    package init() {}
+
+    /// Sets the emulated latency.
+    package func setLatency(_ latency: Duration) { self.latency = latency }
+
+    /// Queues faults for the next order POSTs.
+    package func injectOrderFaults(_ faults: [Fault]) { self.orderFaults.append(contentsOf: faults) }
+
+    /// Adds a shop with an access token and the demo catalogue.
+    package func addShop(_ shop: String, token: String, catalogue: [(String, [(String, String)])]) {
+        var record = Shop(token: token)
+        for (title, variants) in catalogue {
+            let productID = self.newID()
+            let items = variants.map { Variant(id: self.newID(), productID: productID, title: $0.0, price: $0.1) }
+            record.products.append(Product(id: productID, title: title, variants: items))
+        }
+        self.shops[shop] = record
+    }
+
+    /// Whether the shop exists.
+    package func hasShop(_ shop: String) -> Bool { self.shops[shop] != nil }
+
+    /// Products of a shop.
+    package func products(_ shop: String) -> [Product] { self.shops[shop]?.products ?? [] }
+
+    /// Mints a one-time OAuth code that exchanges for a new token of `shop` (created if needed).
+    package func mintCode(shop: String) -> String {
+        let code = RandomToken.hex(bytes: 16)
+        let token = self.shops[shop]?.token ?? "shpat_" + RandomToken.hex(bytes: 16)
+        if self.shops[shop] == nil { self.addShop(shop, token: token, catalogue: Self.demoCatalogue) }
+        self.codes[code] = (shop, token)
+        return code
+    }
+
+    /// Exchanges an OAuth code (single use).
+    package func exchange(code: String, shop: String) -> String? {
+        guard let entry = self.codes.removeValue(forKey: code), entry.shop == shop else { return nil }
+        return entry.token
+    }
+
+    private func newID() -> Int64 {
+        self.nextID += 1
+        return self.nextID
+    }
+
+    /// An answer: status and JSON object.
+    package struct Answer: Sendable {
+        package var status: Int
+        package var json: Data
+        package var headers: [(String, String)] = []
+    }
+
+    static func json(_ object: Any, status: Int = 200) -> Answer {
+        Answer(status: status, json: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    static let unauthorized = json(
+        ["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"], status: 401)
+    static let notFound = json(["errors": "Not Found"], status: 404)
+
+    private func authorize(_ shop: String, _ token: String?) -> Answer? {
+        guard let record = self.shops[shop] else { return Self.notFound }
+        guard let token, token == record.token else { return Self.unauthorized }
+        return nil
+    }
+
+    /// `GET variants/{id}.json`.
+    package func variant(shop: String, token: String?, id: Int64) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        for product in self.shops[shop]?.products ?? [] {
+            if let variant = product.variants.first(where: { $0.id == id }) {
+                return Self.json(["variant": Self.variantJSON(variant, product: product)])
+            }
+        }
+        return Self.notFound
+    }
+
+    private static func variantJSON(_ variant: Variant, product: Product) -> [String: Any] {
+        [
+            "id": variant.id, "product_id": variant.productID,
+            "title": variant.title == "Default Title" ? product.title : "\(product.title) — \(variant.title)",
+            "price": variant.price, "sku": "HYG-\(variant.id)", "inventory_policy": "deny",
+            "inventory_management": "shopify", "requires_shipping": true, "taxable": true,
+            "admin_graphql_api_id": "gid://shopify/ProductVariant/\(variant.id)",
+        ]
+    }
+
+    /// `GET products.json`.
+    package func productsJSON(shop: String, token: String?) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        let products = (self.shops[shop]?.products ?? []).map { product in
+            [
+                "id": product.id, "title": product.title, "status": "active",
+                "variants": product.variants.map { Self.variantJSON($0, product: product) },
+            ] as [String: Any]
+        }
+        return Self.json(["products": products])
+    }
+
+    /// `POST orders.json`.
+    package func createOrder(shop: String, token: String?, body: Data) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            var order = object["order"] as? [String: Any]
+        else {
+            return Self.json(["errors": ["order": ["Required parameter missing or invalid"]]], status: 400)
+        }
+        guard let lines = order["line_items"] as? [[String: Any]], !lines.isEmpty else {
+            return Self.json(["errors": ["line_items": ["must have at least one line item"]]], status: 422)
+        }
+        var fault: Fault?
+        if !self.orderFaults.isEmpty { fault = self.orderFaults.removeFirst() }
+        if case .status(let status, let retryAfter) = fault {
+            var answer = Self.json(["errors": status == 429 ? "Exceeded 2 calls per second for api client." : "Internal Server Error"], status: status)
+            if let retryAfter { answer.headers.append(("Retry-After", "\(retryAfter)")) }
+            return answer
+        }
+        guard var record = self.shops[shop] else { return Self.notFound }
+        let id = self.newID()
+        let number = record.nextOrderNumber
+        record.nextOrderNumber += 1
+        order["id"] = id
+        order["name"] = "#\(number)"
+        order["order_number"] = number
+        order["created_at"] = Timestamp.now.iso8601
+        order["admin_graphql_api_id"] = "gid://shopify/Order/\(id)"
+        record.orders.append(order)
+        self.shops[shop] = record
+        if fault == .createThenFail { return Self.json(["errors": "Service Unavailable"], status: 503) }
+        var answer = Self.json(["order": order], status: 201)
+        answer.headers.append(("X-Shopify-Shop-Api-Call-Limit", "1/40"))
+        return answer
+    }
+
+    /// `GET orders.json?status=any[&created_at_min=…]`.
+    package func orders(shop: String, token: String?, createdAtMin: String?) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        let orders = (self.shops[shop]?.orders ?? []).filter { order in
+            guard let min = createdAtMin, let created = order["created_at"] as? String else { return true }
+            return created >= min
+        }
+        return Self.json(["orders": orders])
+    }
+
+    /// An order as the emulator stored it, for tests and the load test's correctness check.
+    package struct OrderSummary: Sendable, Equatable {
+        package var id: Int64
+        package var name: String
+        package var sourceIdentifier: String?
+        package var tags: String?
+        package var financialStatus: String?
+        package var transactionAmount: String?
+        package var lineItems: [String]
+        package var noteAttributes: [String: String]
+    }
+
+    /// All orders of a shop.
+    package func allOrders(_ shop: String) -> [OrderSummary] {
+        (self.shops[shop]?.orders ?? []).map { order in
+            let lines = (order["line_items"] as? [[String: Any]] ?? []).map { line in
+                "\(line["variant_id"] ?? "")x\(line["quantity"] ?? "")@\(line["price"] ?? "")"
+            }
+            var notes: [String: String] = [:]
+            for note in order["note_attributes"] as? [[String: Any]] ?? [] {
+                if let name = note["name"] as? String, let value = note["value"] as? String { notes[name] = value }
+            }
+            let transaction = (order["transactions"] as? [[String: Any]])?.first
+            return OrderSummary(
+                id: order["id"] as? Int64 ?? 0, name: order["name"] as? String ?? "",
+                sourceIdentifier: order["source_identifier"] as? String, tags: order["tags"] as? String,
+                financialStatus: order["financial_status"] as? String,
+                transactionAmount: transaction?["amount"] as? String, lineItems: lines, noteAttributes: notes)
+        }
+    }
+
+    /// `GET/POST/DELETE script_tags`.
+    package func scriptTags(shop: String, token: String?, method: String, body: Data?, id: Int64?) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        guard var record = self.shops[shop] else { return Self.notFound }
+        switch method {
+        case "POST":
+            guard let object = (try? JSONSerialization.jsonObject(with: body ?? Data())) as? [String: Any],
+                var tag = object["script_tag"] as? [String: Any], tag["src"] is String
+            else { return Self.json(["errors": ["src": ["can't be blank"]]], status: 422) }
+            tag["id"] = self.newID()
+            tag["display_scope"] = tag["display_scope"] ?? "all"
+            tag["event"] = tag["event"] ?? "onload"
+            record.scriptTags.append(tag)
+            self.shops[shop] = record
+            return Self.json(["script_tag": tag], status: 201)
+        case "DELETE":
+            let before = record.scriptTags.count
+            record.scriptTags.removeAll { ($0["id"] as? Int64) == id }
+            self.shops[shop] = record
+            return before == record.scriptTags.count ? Self.notFound : Self.json([:])
+        default:
+            return Self.json(["script_tags": record.scriptTags])
+        }
+    }
+
+    /// `GET/POST webhooks.json`.
+    package func webhooks(shop: String, token: String?, method: String, body: Data?) -> Answer {
+        if let refusal = self.authorize(shop, token) { return refusal }
+        guard var record = self.shops[shop] else { return Self.notFound }
+        if method == "POST" {
+            guard let object = (try? JSONSerialization.jsonObject(with: body ?? Data())) as? [String: Any],
+                var hook = object["webhook"] as? [String: Any], let topic = hook["topic"] as? String,
+                let address = hook["address"] as? String
+            else { return Self.json(["errors": ["topic": ["can't be blank"]]], status: 422) }
+            if record.webhooks.contains(where: { ($0["topic"] as? String) == topic && ($0["address"] as? String) == address })
+            {
+                return Self.json(["errors": ["address": ["for this topic has already been taken"]]], status: 422)
+            }
+            hook["id"] = self.newID()
+            hook["format"] = "json"
+            record.webhooks.append(hook)
+            self.shops[shop] = record
+            return Self.json(["webhook": hook], status: 201)
+        }
+        return Self.json(["webhooks": record.webhooks])
+    }
+
+    /// Adds a variant to a storefront cart (cart token from the browser's cookie).
+    package func addToCart(token: String, variant: Int64, quantity: Int) {
+        var lines = self.carts[token] ?? []
+        if let index = lines.firstIndex(where: { $0.variant == variant }) {
+            lines[index].quantity = min(999, lines[index].quantity + quantity)
+        } else if lines.count < 100 {
+            lines.append((variant, quantity))
+        }
+        self.carts[token] = lines
+    }
+
+    /// Empties a cart.
+    package func clearCart(token: String) { self.carts[token] = nil }
+
+    /// A storefront cart in the shape of Shopify's `/cart.js` (prices in minor units).
+    package func cartJSON(shop: String, token: String) -> Data {
+        let products = self.shops[shop]?.products ?? []
+        var items: [[String: Any]] = []
+        var total: Int64 = 0
+        for line in self.carts[token] ?? [] {
+            guard let product = products.first(where: { $0.variants.contains { $0.id == line.variant } }),
+                let variant = product.variants.first(where: { $0.id == line.variant }),
+                let price = Currency.parseDecimal(variant.price, currency: "USD")
+            else { continue }
+            total += price * Int64(line.quantity)
+            items.append([
+                "id": variant.id, "variant_id": variant.id, "product_id": product.id, "quantity": line.quantity,
+                "title": variant.title == "Default Title" ? product.title : "\(product.title) - \(variant.title)",
+                "price": price, "line_price": price * Int64(line.quantity), "final_line_price": price * Int64(line.quantity),
+            ])
+        }
+        let cart: [String: Any] = [
+            "token": token, "currency": "USD", "items": items, "item_count": items.reduce(0) { $0 + ($1["quantity"] as? Int ?? 0) },
+            "total_price": total, "original_total_price": total, "requires_shipping": true,
+        ]
+        return (try? JSONSerialization.data(withJSONObject: cart, options: [.sortedKeys])) ?? Data()
+    }
+
+    /// The demo shop's catalogue: five products in USD.
+    package static let demoCatalogue: [(String, [(String, String)])] = [
+        ("Wool Throw", [("Oat", "129.00"), ("Moss", "129.00")]),
+        ("Ceramic Mug", [("Default Title", "24.50")]),
+        ("Beeswax Candle", [("Small", "18.00"), ("Large", "32.00")]),
+        ("Linen Cushion", [("Default Title", "45.00")]),
+        ("Oak Tray", [("Default Title", "68.99")]),
+        ("Wool Socks", [("S", "19.90"), ("M", "19.90"), ("L", "19.90")]),
+    ]
+}

@@ -1,0 +1,202 @@
+import Actors
+package import Foundation
+
+/// An in-memory Whop for the sandbox and tests: companies with API keys and webhook secrets, checkout
+/// configurations with hidden one-time plans, payments and refunds. Answers with Whop's JSON shapes and error
+/// bodies (`{"error":{"type","message"}}`). Not persisted.
+package actor WhopEmulator {
+    struct Company {
+        var id: String
+        var title: String
+        var webhookSecret: String?
+        var webhookURL: String?
+    }
+
+    package struct Configuration: Sendable {
+        package var id: String
+        package var planID: String
+        package var companyID: String
+        package var currency: String
+        /// Price as the decimal text Hygge sent.
+        package var price: String
+        package var metadata: [String: String]
+        package var purchaseURL: String
+        package var paymentID: String?
+    }
+
+    private var keys: [String: String] = [:]
+    private var companies: [String: Company] = [:]
+    private var configurations: [String: Configuration] = [:]
+    private var planToConfiguration: [String: String] = [:]
+    private var idempotent: [String: String] = [:]
+    private var payments: [String: (configuration: String, refunded: Int64)] = [:]
+    /// Refund calls received (payment id, partial amount text or nil for full).
+    package private(set) var refunds: [(String, String?)] = []
+    private let publicURL: String
+    package var latency: Duration = .zero
+
+    /// - Parameter publicURL: where purchase pages are served (`{publicURL}/sandbox/whop/checkout/{id}`).
+    package init(publicURL: String) { self.publicURL = publicURL }
+
+    /// Sets the emulated latency.
+    package func setLatency(_ latency: Duration) { self.latency = latency }
+
+    /// Adds a company with its company API key and webhook (URL + signing secret).
+    package func addCompany(id: String, title: String, apiKey: String, webhookSecret: String?, webhookURL: String?) {
+        self.companies[id] = Company(id: id, title: title, webhookSecret: webhookSecret, webhookURL: webhookURL)
+        self.keys[apiKey] = id
+    }
+
+    /// Sets a company's webhook.
+    package func setWebhook(company: String, url: String, secret: String) {
+        self.companies[company]?.webhookURL = url
+        self.companies[company]?.webhookSecret = secret
+    }
+
+    /// A Whop-shaped answer.
+    package typealias Answer = ShopifyEmulator.Answer
+
+    static func error(_ status: Int, _ type: String, _ message: String) -> Answer {
+        ShopifyEmulator.json(["error": ["type": type, "message": message]], status: status)
+    }
+
+    private func company(for authorization: String?) -> Company? {
+        guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
+        guard let id = self.keys[String(authorization.dropFirst(7))] else { return nil }
+        return self.companies[id]
+    }
+
+    /// `GET /accounts/me`.
+    package func me(authorization: String?) -> Answer {
+        guard let company = self.company(for: authorization) else {
+            return Self.error(401, "unauthorized", "The API Key supplied does not have permission to access this route.")
+        }
+        return ShopifyEmulator.json(["id": company.id, "title": company.title, "route": company.id])
+    }
+
+    /// `POST /checkout_configurations`.
+    package func createConfiguration(authorization: String?, idempotencyKey: String?, body: Data) -> Answer {
+        guard let company = self.company(for: authorization) else {
+            return Self.error(401, "unauthorized", "The API Key supplied does not have permission to access this route.")
+        }
+        if let idempotencyKey, let existing = self.idempotent[company.id + "/" + idempotencyKey],
+            let configuration = self.configurations[existing]
+        {
+            return ShopifyEmulator.json(Self.configurationJSON(configuration))
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let plan = object["plan"] as? [String: Any], let price = plan["initial_price"] as? NSNumber,
+            let currency = plan["currency"] as? String
+        else { return Self.error(400, "invalid_request_error", "plan.initial_price and plan.currency are required") }
+        guard (plan["company_id"] as? String) == company.id else {
+            return Self.error(403, "forbidden", "You do not have access to this company.")
+        }
+        guard let title = plan["title"] as? String, title.count <= 30 else {
+            return Self.error(422, "invalid_request_error", "Title is too long (maximum is 30 characters)")
+        }
+        let id = "ch_" + RandomToken.hex(bytes: 10)
+        let configuration = Configuration(
+            id: id, planID: "plan_" + RandomToken.hex(bytes: 10), companyID: company.id, currency: currency,
+            price: Self.decimalText(body: body) ?? price.stringValue,
+            metadata: object["metadata"] as? [String: String] ?? [:],
+            purchaseURL: "\(self.publicURL)/sandbox/whop/checkout/\(id)")
+        self.configurations[id] = configuration
+        self.planToConfiguration[configuration.planID] = id
+        if let idempotencyKey { self.idempotent[company.id + "/" + idempotencyKey] = id }
+        return ShopifyEmulator.json(Self.configurationJSON(configuration))
+    }
+
+    /// The exact decimal text of `plan.initial_price` as sent (JSON numbers lose trailing zeros in NSNumber).
+    private static func decimalText(body: Data) -> String? {
+        guard let text = String(data: body, encoding: .utf8), let range = text.range(of: "\"initial_price\":") else {
+            return nil
+        }
+        let rest = text[range.upperBound...].drop { $0 == " " }
+        let number = rest.prefix { "0123456789.-eE+".contains($0) }
+        return number.isEmpty ? nil : String(number)
+    }
+
+    private static func configurationJSON(_ configuration: Configuration) -> [String: Any] {
+        [
+            "id": configuration.id, "purchase_url": configuration.purchaseURL,
+            "plan": ["id": configuration.planID], "company_id": configuration.companyID,
+            "metadata": configuration.metadata,
+        ]
+    }
+
+    /// A configuration by id, plan id or purchase URL.
+    package func configuration(matching key: String) -> Configuration? {
+        if let configuration = self.configurations[key] { return configuration }
+        if let id = self.planToConfiguration[key] { return self.configurations[id] }
+        if let id = key.split(separator: "/").last.map(String.init), let configuration = self.configurations[id] {
+            return configuration
+        }
+        return nil
+    }
+
+    /// What a delivery should carry: event JSON, target and secret.
+    package struct Delivery: Sendable {
+        package var url: String
+        package var secret: String
+        package var body: Data
+        package var paymentID: String
+    }
+
+    /// Records a payment for a configuration and builds its webhook.
+    ///
+    /// - Parameters:
+    ///   - outcome: `succeeded` or `failed`.
+    ///   - amountMinor: overrides the paid amount (simulates tampering).
+    package func pay(configurationID: String, outcome: String, amountMinor: Int64?) -> Result<Delivery, PayError> {
+        guard var configuration = self.configurations[configurationID] else { return .failure(.unknownPlan) }
+        guard let company = self.companies[configuration.companyID], let url = company.webhookURL,
+            let secret = company.webhookSecret
+        else { return .failure(.noWebhook) }
+        if let paid = configuration.paymentID, outcome == "succeeded" {
+            return .failure(.alreadyPaid(paid))
+        }
+        let paymentID = "pay_" + RandomToken.hex(bytes: 10)
+        if outcome == "succeeded" { configuration.paymentID = paymentID }
+        self.configurations[configurationID] = configuration
+        self.payments[paymentID] = (configurationID, 0)
+        let currency = configuration.currency.uppercased()
+        var total = configuration.price
+        if let amountMinor { total = Currency.decimalString(minor: amountMinor, currency: currency) }
+        let totalNumber = Currency.parseDecimal(total, currency: currency).map {
+            Currency.decimalString(minor: $0, currency: currency)
+        } ?? total
+        let succeeded = outcome == "succeeded"
+        let event = """
+            {"id":"msg_\(RandomToken.hex(bytes: 12))","api_version":"v1","timestamp":"\(Timestamp.now.iso8601)",\
+            "type":"\(succeeded ? "payment.succeeded" : "payment.failed")","company_id":"\(company.id)",\
+            "data":{"id":"\(paymentID)","status":"\(succeeded ? "paid" : "open")",\
+            "substatus":"\(succeeded ? "succeeded" : "failed")","total":\(totalNumber),"subtotal":\(totalNumber),\
+            "currency":"\(configuration.currency.lowercased())","checkout_configuration_id":"\(configuration.id)",\
+            "metadata":\(Self.jsonText(configuration.metadata)),"plan":{"id":"\(configuration.planID)"},\
+            "company":{"id":"\(company.id)"},"user":{"email":"buyer@example.com"}}}
+            """
+        return .success(Delivery(url: url, secret: secret, body: Data(event.utf8), paymentID: paymentID))
+    }
+
+    /// Why a pay call failed.
+    package enum PayError: Error, Equatable {
+        case unknownPlan, noWebhook, alreadyPaid(String)
+    }
+
+    private static func jsonText(_ value: [String: String]) -> String {
+        String(data: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) ?? Data("{}".utf8), encoding: .utf8) ?? "{}"
+    }
+
+    /// `POST /payments/{id}/refund`.
+    package func refund(authorization: String?, paymentID: String, body: Data) -> Answer {
+        guard let company = self.company(for: authorization) else {
+            return Self.error(401, "unauthorized", "The API Key supplied does not have permission to access this route.")
+        }
+        guard let payment = self.payments[paymentID], let configuration = self.configurations[payment.configuration],
+            configuration.companyID == company.id
+        else { return Self.error(404, "not_found", "Payment not found") }
+        let partial = ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])?["partial_amount"]
+        self.refunds.append((paymentID, partial.map { "\($0)" }))
+        return ShopifyEmulator.json(["id": paymentID, "status": "paid", "refunded_amount": partial ?? configuration.price])
+    }
+}

@@ -1,0 +1,141 @@
+package import AsyncHTTPClient
+package import Actors
+package import Foundation
+package import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Shopify Admin REST over HTTP (`X-Shopify-Access-Token`). The base URL template (`https://{shop}` in production,
+/// the embedded emulator in the sandbox) is the only difference between the two.
+package struct ShopifyHTTPClient: ShopifyAdmin {
+    private let upstream: Upstream
+    private let baseTemplate: String
+    private let apiVersion: String
+
+    /// - Parameters:
+    ///   - baseTemplate: `HYGGE_SHOPIFY_BASE_URL`; `{shop}` is replaced by the shop domain.
+    ///   - apiVersion: Admin REST version in paths, e.g. `2026-10`.
+    package init(http: HTTPClient, baseTemplate: String, apiVersion: String, timeout: Duration = .seconds(10), logger: Logger) {
+        self.upstream = Upstream(http: http, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000), logger: logger)
+        self.baseTemplate = baseTemplate
+        self.apiVersion = apiVersion
+    }
+
+    /// The shop's base URL (no trailing slash).
+    package func base(_ shop: MerchantID) -> String {
+        var base = self.baseTemplate.replacingOccurrences(of: "{shop}", with: shop.rawValue)
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    private func url(_ shop: MerchantID, _ path: String) -> String {
+        "\(self.base(shop))/admin/api/\(self.apiVersion)/\(path)"
+    }
+
+    private struct VariantEnvelope: Decodable {
+        struct Variant: Decodable {
+            var id: Int64
+            var product_id: Int64?
+            var title: String?
+            var price: String
+        }
+        var variant: Variant
+    }
+
+    package func variant(shop: MerchantID, token: String, id: Int64) async throws(GatewayError) -> VariantInfo? {
+        let reply = try await self.upstream.send(
+            .GET, self.url(shop, "variants/\(id).json"), headers: [("X-Shopify-Access-Token", token)], body: nil,
+            provider: "shopify")
+        if reply.status == 404 { return nil }
+        guard (200..<300).contains(reply.status) else {
+            throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
+        }
+        guard let envelope = UpstreamJSON.decode(VariantEnvelope.self, reply.body) else {
+            throw .unavailable("unreadable variant")
+        }
+        let variant = envelope.variant
+        return VariantInfo(id: variant.id, productID: variant.product_id, price: variant.price, title: variant.title ?? "Item")
+    }
+
+    private struct OrderEnvelope: Decodable {
+        var order: Order
+    }
+
+    private struct OrdersEnvelope: Decodable {
+        var orders: [Order]
+    }
+
+    private struct Order: Decodable {
+        var id: Int64
+        var name: String?
+        var source_identifier: String?
+    }
+
+    /// The JSON body of a paid order (`POST orders.json`).
+    package static func orderBody(_ order: OrderRequest) -> Data {
+        let currency = order.total.currency
+        var body: [String: Any] = [
+            "line_items": order.lineItems.map { line in
+                [
+                    "variant_id": line.variantID, "quantity": line.quantity,
+                    "price": Currency.decimalString(minor: line.unitPrice, currency: currency),
+                ] as [String: Any]
+            },
+            "financial_status": "paid",
+            "currency": currency,
+            "tags": "hygge-checkout",
+            "source_identifier": order.checkoutID.rawValue,
+            "source_name": "hygge",
+            "inventory_behaviour": "decrement_obeying_policy",
+            "note_attributes": [
+                ["name": "hygge_checkout_id", "value": order.checkoutID.rawValue],
+                ["name": "whop_payment_id", "value": order.paymentID],
+            ],
+            "transactions": [
+                [
+                    "kind": "sale", "status": "success", "gateway": "Whop",
+                    "amount": Currency.decimalString(minor: order.total.amount, currency: currency),
+                    "authorization": order.paymentID,
+                ]
+            ],
+        ]
+        if let email = order.email { body["email"] = email }
+        return (try? JSONSerialization.data(withJSONObject: ["order": body], options: [.sortedKeys])) ?? Data()
+    }
+
+    package func createOrder(shop: MerchantID, token: String, order: OrderRequest) async throws(GatewayError)
+        -> ShopifyOrder
+    {
+        let reply = try await self.upstream.send(
+            .POST, self.url(shop, "orders.json"), headers: [("X-Shopify-Access-Token", token)],
+            body: Self.orderBody(order), provider: "shopify")
+        guard (200..<300).contains(reply.status) else {
+            throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
+        }
+        guard let envelope = UpstreamJSON.decode(OrderEnvelope.self, reply.body) else {
+            throw .unavailable("unreadable order")
+        }
+        return ShopifyOrder(
+            id: envelope.order.id, name: envelope.order.name ?? "#\(envelope.order.id)",
+            sourceIdentifier: envelope.order.source_identifier)
+    }
+
+    package func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
+        async throws(GatewayError) -> ShopifyOrder?
+    {
+        let since = createdAtMin.iso8601.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let reply = try await self.upstream.send(
+            .GET,
+            self.url(shop, "orders.json?status=any&limit=250&fields=id,name,source_identifier&created_at_min=\(since)"),
+            headers: [("X-Shopify-Access-Token", token)], body: nil, provider: "shopify")
+        guard (200..<300).contains(reply.status) else {
+            throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
+        }
+        guard let envelope = UpstreamJSON.decode(OrdersEnvelope.self, reply.body) else {
+            throw .unavailable("unreadable orders")
+        }
+        return envelope.orders.first { $0.source_identifier == sourceIdentifier }.map {
+            ShopifyOrder(id: $0.id, name: $0.name ?? "#\($0.id)", sourceIdentifier: $0.source_identifier)
+        }
+    }
+}

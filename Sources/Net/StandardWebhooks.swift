@@ -1,0 +1,62 @@
+import Crypto
+package import Foundation
+
+/// Standard Webhooks (as Whop signs): `v1,<base64 HMAC-SHA256(secret, id + "." + timestamp + "." + body)>`.
+///
+/// The key is the secret's UTF-8 bytes as pasted (including any `ws_` prefix). Signatures are compared in constant
+/// time; timestamps outside the tolerance are stale.
+package enum StandardWebhooks {
+    /// Accepted clock skew either way.
+    package static let tolerance: Int64 = 300
+    /// Signature header values longer than this are refused before any work.
+    package static let headerBytesMax = 4096
+
+    /// Why a delivery was refused (the `reason` label of `hygge_webhook_rejections_total`).
+    package enum Rejection: String, Error, Sendable {
+        case missingHeaders = "missing_headers"
+        case staleTimestamp = "stale_timestamp"
+        case badSignature = "bad_signature"
+    }
+
+    /// The signature `v1,…` for a message.
+    package static func sign(secret: String, id: String, timestamp: String, body: some DataProtocol) -> String {
+        "v1," + Data(Self.mac(secret: secret, id: id, timestamp: timestamp, body: body)).base64EncodedString()
+    }
+
+    private static func mac(secret: String, id: String, timestamp: String, body: some DataProtocol) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Array(secret.utf8)))
+        hmac.update(data: Array("\(id).\(timestamp).".utf8))
+        hmac.update(data: body)
+        return Array(hmac.finalize())
+    }
+
+    /// Verifies a delivery.
+    ///
+    /// - Parameters:
+    ///   - signatures: the `webhook-signature` header: space-separated entries; any one valid `v1,` entry is enough.
+    ///   - now: current Unix time in seconds.
+    /// - Throws: `Rejection`.
+    package static func verify(
+        secret: String, id: String?, timestamp: String?, signatures: String?, body: some DataProtocol, now: Int64
+    ) throws(Rejection) {
+        guard let id, let timestamp, let signatures, !id.isEmpty, id.utf8.count <= 256,
+            signatures.utf8.count <= Self.headerBytesMax
+        else { throw .missingHeaders }
+        guard let seconds = Int64(timestamp), abs(now - seconds) <= Self.tolerance else { throw .staleTimestamp }
+        let expected = Self.mac(secret: secret, id: id, timestamp: timestamp, body: body)
+        var valid = false
+        for entry in signatures.split(separator: " ") {
+            guard entry.hasPrefix("v1,"), let given = Data(base64Encoded: String(entry.dropFirst(3))) else { continue }
+            if Self.constantTimeEquals(Array(given), expected) { valid = true }
+        }
+        guard valid else { throw .badSignature }
+    }
+
+    /// Compares two byte strings in time that depends only on their lengths.
+    package static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

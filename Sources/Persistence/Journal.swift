@@ -1,0 +1,507 @@
+import Dispatch
+import Foundation
+package import Logging
+import Metrics
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Group-commit write-ahead journal. One instance serves all writers.
+///
+/// `append` frames a record into an in-memory pending buffer under a lock and returns its LSN
+/// without doing I/O. A dedicated writer thread (never a NIO event loop or the cooperative pool)
+/// takes everything pending, writes it with one `write(2)`, makes it durable per the
+/// `FsyncPolicy` with one `fdatasync(2)`, and resumes every `waitDurable` caller it covers.
+/// See FORMAT.md for the on-disk layout.
+package final class Journal: Sendable {
+    /// State shared with the writer thread (which holds it, not the `Journal`, so that an
+    /// unclosed journal can still be deinitialised and its writer told to stop).
+    let shared: JournalShared
+
+    /// Recovers the journal in `directory/journal` (creating it if missing): scans all segments in
+    /// LSN order, calls `replay` for every valid record with lsn > `replayAfter` (in order),
+    /// truncates a torn final record (an incomplete or checksum-failing record at the very end of
+    /// the last segment, with nothing valid after it) and logs its segment and offset at warning
+    /// level, and throws `JournalError.corrupt` for corruption anywhere else (a bad record followed
+    /// by valid records, a bad segment header, a non-consecutive LSN, or an LSN gap that is not
+    /// covered by `max(replayAfter, minimumLastLSN)`). Corruption is detected before any record is
+    /// replayed. Then opens for appending: the next LSN is
+    /// `max(last record lsn, minimumLastLSN) + 1`; when that does not continue the last segment,
+    /// a new segment named by that LSN is started.
+    ///
+    /// - Parameters:
+    ///   - directory: The data directory; segments live in `directory/journal`.
+    ///   - fsync: When records become durable.
+    ///   - segmentBytesMax: A segment is rotated once appending would take it past this size
+    ///     (a segment always holds at least one record).
+    ///   - replayAfter: Only records with a greater LSN are passed to `replay` (the snapshot's LSN).
+    ///   - minimumLastLSN: The journal continues after at least this LSN (the snapshot's LSN).
+    ///   - logger: Receives the torn-tail warning and writer errors.
+    ///   - replay: Called for each recovered record, in LSN order; an error aborts the init.
+    package init(
+        directory: String,
+        fsync: FsyncPolicy,
+        segmentBytesMax: Int = 64 << 20,
+        replayAfter: UInt64 = 0,
+        minimumLastLSN: UInt64 = 0,
+        logger: Logger,
+        replay: (JournalRecord) throws -> Void
+    ) throws {
+        let journalDirectory = JournalFormat.journalDirectory(dataDirectory: directory)
+        do {
+            try FileSystem.makeDirectories(journalDirectory)
+        } catch {
+            throw JournalError(error)
+        }
+        let covered = max(replayAfter, minimumLastLSN)
+        let scan = try JournalFormat.scan(journalDirectory: journalDirectory, coveredThrough: covered)
+        if let corruption = scan.corruption { throw corruption }
+        var segments = scan.segments
+        if let torn = scan.tornTail {
+            logger.warning(
+                "journal: truncating torn tail",
+                metadata: [
+                    "segment": "\(torn.segment)", "offset": "\(torn.offset)", "reason": "\(torn.reason)",
+                ]
+            )
+            do {
+                try JournalFormat.repair(torn, journalDirectory: journalDirectory)
+            } catch {
+                throw JournalError(error)
+            }
+            if torn.headerIncomplete {
+                segments.removeAll { $0.file.name == torn.segment }
+            } else if let index = segments.lastIndex(where: { $0.file.name == torn.segment }) {
+                segments[index].fileSize = torn.offset
+            }
+        }
+        try Journal.replay(segments: segments, after: replayAfter, replay)
+
+        let lastLSN = segments.last?.lastCoveredLSN ?? 0
+        let nextLSN = max(lastLSN, minimumLastLSN) + 1
+        let fd: Int32
+        let segmentFirstLSN: UInt64
+        let segmentBytes: Int64
+        let segmentRecords: Int
+        do throws(SystemError) {
+            if let last = segments.last, last.file.firstLSN &+ UInt64(last.recordCount) == nextLSN {
+                fd = try FileSystem.openFile(last.file.path, flags: O_WRONLY)
+                do {
+                    try FileSystem.seek(fd, to: last.validEnd, what: last.file.path)
+                } catch {
+                    FileSystem.closeFile(fd)
+                    throw error
+                }
+                segmentFirstLSN = last.file.firstLSN
+                segmentBytes = last.validEnd
+                segmentRecords = last.recordCount
+            } else {
+                if let last = segments.last, last.recordCount == 0 {
+                    // A record-less segment that the next LSN does not continue holds nothing:
+                    // remove it rather than leave an empty segment in front of the gap.
+                    try FileSystem.removeFile(last.file.path)
+                }
+                fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
+                segmentFirstLSN = nextLSN
+                segmentBytes = Int64(JournalFormat.segmentHeaderSize)
+                segmentRecords = 0
+            }
+        } catch {
+            throw JournalError(error)
+        }
+
+        self.shared = JournalShared(
+            journalDirectory: journalDirectory,
+            policy: fsync,
+            segmentBytesMax: Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize)),
+            nextLSN: nextLSN,
+            segmentFirstLSN: segmentFirstLSN,
+            segmentBytes: segmentBytes,
+            segmentRecords: segmentRecords,
+            logger: logger
+        )
+        JournalWriter.start(shared: self.shared, fd: fd, segmentFirstLSN: segmentFirstLSN)
+    }
+
+    deinit {
+        // Tell the writer to flush what is pending and stop; nobody can await it any more.
+        self.shared.requestClose()
+    }
+
+    /// Re-reads the segments that hold records after `after` and replays those records.
+    private static func replay(
+        segments: [JournalFormat.ScannedSegment],
+        after: UInt64,
+        _ replay: (JournalRecord) throws -> Void
+    ) throws {
+        for segment in segments {
+            guard let last = segment.lastRecordLSN, last > after else { continue }
+            let bytes: [UInt8]
+            do {
+                bytes = try FileSystem.readFile(segment.file.path)
+            } catch {
+                throw JournalError(error)
+            }
+            let validEnd = Int(min(segment.validEnd, Int64(bytes.count)))
+            _ = try bytes.withUnsafeBytes { buffer in
+                try JournalFormat.parseRecords(
+                    UnsafeRawBufferPointer(rebasing: buffer[0..<validEnd]),
+                    firstLSN: segment.file.firstLSN
+                ) { lsn, payload in
+                    if lsn > after { try replay(JournalRecord(lsn: lsn, payload: Array(payload))) }
+                }
+            }
+        }
+    }
+
+    /// Assigns the next LSN and queues the framed record. Synchronous and never does I/O (it only
+    /// copies into an in-memory pending buffer under a lock), so callers inside an actor can call
+    /// it without suspending; records are written in LSN order. Throws `.closed` after close, the
+    /// writer's sticky I/O error, or `.io(operation: "append", errno: EMSGSIZE)` for a payload
+    /// over 16 MiB.
+    package func append(_ payload: [UInt8]) throws -> UInt64 {
+        try self.shared.append(payload)
+    }
+
+    /// Suspends until `lsn` is durable under the policy: `always` → written and fdatasync'ed;
+    /// `everysec`/`no` → written (`write(2)` returned). Returns immediately if it already is.
+    /// Throws the writer's sticky I/O error, or `.closed` if the journal closed before `lsn` was
+    /// durable. Cancellation is ignored: the wait ends when the writer gets there.
+    package func waitDurable(_ lsn: UInt64) async throws {
+        try await self.shared.waitDurable(lsn)
+    }
+
+    /// Convenience: `append` then `waitDurable`; returns the record's LSN.
+    package func appendDurably(_ payload: [UInt8]) async throws -> UInt64 {
+        let lsn = try self.append(payload)
+        try await self.waitDurable(lsn)
+        return lsn
+    }
+
+    /// The LSN given to the most recent `append` (or recovered from disk).
+    package var lastAssignedLSN: UInt64 {
+        self.shared.state.withLock { $0.nextLSN - 1 }
+    }
+
+    /// The highest LSN that is durable under the policy.
+    package var durableLSN: UInt64 {
+        self.shared.state.withLock { $0.durableLSN }
+    }
+
+    /// How many `fdatasync(2)` calls the writer has made on segments (batches, rotations, close).
+    package var fsyncCount: Int {
+        self.shared.state.withLock { $0.fsyncCount }
+    }
+
+    /// Starts a new segment at the next LSN (called before snapshots so older segments become
+    /// deletable). Blocks the calling thread until the writer has written and fdatasync'ed the old
+    /// segment and created the new one; does nothing if the active segment has no records yet.
+    package func rotate() throws {
+        try self.shared.rotate()
+    }
+
+    /// Deletes every closed segment whose records all have lsn <= `lsn` (never the active
+    /// segment) and fsyncs the directory; returns how many were deleted.
+    package func deleteSegments(coveredBy lsn: UInt64) throws -> Int {
+        try self.shared.deleteSegments(coveredBy: lsn)
+    }
+
+    /// Flushes everything pending, fsyncs (regardless of policy), stops the writer thread.
+    /// Idempotent; waiters still pending afterwards fail with `.closed`.
+    package func close() async {
+        await self.shared.close()
+    }
+}
+
+/// A batch of framed records waiting for the writer.
+struct PendingChunk {
+    /// The frames, back to back.
+    var bytes: [UInt8]
+    /// LSN of the last record in `bytes`.
+    var lastLSN: UInt64
+    /// Number of records in `bytes`.
+    var count: Int
+}
+
+/// Work for the writer, in order.
+enum WriterItem {
+    /// Write these records to the active segment.
+    case records(PendingChunk)
+    /// Close the active segment and start one whose first record has this LSN.
+    case newSegment(firstLSN: UInt64)
+}
+
+/// A `waitDurable` caller.
+struct DurabilityWaiter {
+    /// The LSN it waits for.
+    var lsn: UInt64
+    /// Resumed once `lsn` is durable, or with the error that prevents it.
+    var continuation: CheckedContinuation<Void, any Error>
+}
+
+/// A `rotate` caller, blocked until the writer has started the segment at `firstLSN`.
+struct RotationWaiter {
+    /// The segment it waits for.
+    var firstLSN: UInt64
+    /// Signalled when that segment is active, or the writer failed or stopped.
+    var semaphore: DispatchSemaphore
+}
+
+/// Everything the appenders and the writer share, guarded by one lock.
+struct JournalState {
+    /// The LSN the next append gets.
+    var nextLSN: UInt64
+    /// Highest LSN written (write(2) returned).
+    var writtenLSN: UInt64
+    /// Highest LSN durable under the policy.
+    var durableLSN: UInt64
+    /// Sealed work, oldest first.
+    var queue: [WriterItem] = []
+    /// The chunk appends are currently filling (after everything in `queue`).
+    var tail: PendingChunk?
+    /// A drained chunk buffer handed back by the writer for reuse.
+    var spare: [UInt8] = []
+    /// First LSN of the segment appends are currently filling.
+    var segmentFirstLSN: UInt64
+    /// Bytes that segment will hold once everything queued is written.
+    var segmentBytes: Int64
+    /// Records in that segment, including queued ones.
+    var segmentRecords: Int
+    /// First LSN of the segment file the writer has open.
+    var activeSegmentFirstLSN: UInt64
+    /// `waitDurable` callers not yet satisfied.
+    var waiters: [DurabilityWaiter] = []
+    /// `rotate` callers not yet satisfied.
+    var rotationWaiters: [RotationWaiter] = []
+    /// The writer's sticky failure.
+    var error: JournalError?
+    /// Set by `close`: no more appends; the writer drains and exits.
+    var closing = false
+    /// Set by the writer thread as it exits.
+    var writerExited = false
+    /// `close` callers waiting for the writer to exit.
+    var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// True while the writer is about to wait on (or waiting on) its semaphore.
+    var writerIdle = false
+    /// fdatasync calls made by the writer.
+    var fsyncCount = 0
+
+    /// Takes the spare buffer (keeping its capacity) for a new chunk.
+    mutating func takeSpare() -> [UInt8] {
+        var buffer: [UInt8] = []
+        swap(&buffer, &self.spare)
+        return buffer
+    }
+
+    /// Moves the tail chunk, if any, to the queue.
+    mutating func sealTail() {
+        if let tail = self.tail {
+            self.queue.append(.records(tail))
+            self.tail = nil
+        }
+    }
+
+    /// Frames `payload` as record `lsn` onto the tail chunk.
+    mutating func appendToTail(lsn: UInt64, payload: [UInt8]) {
+        var chunk = self.tail ?? PendingChunk(bytes: self.takeSpare(), lastLSN: lsn, count: 0)
+        self.tail = nil  // keep `chunk.bytes` uniquely referenced while it grows
+        JournalFormat.appendFrame(lsn: lsn, payload: payload, to: &chunk.bytes)
+        chunk.lastLSN = lsn
+        chunk.count += 1
+        self.tail = chunk
+    }
+
+    /// Removes and returns the waiters whose LSN is durable now.
+    mutating func takeSatisfiedWaiters() -> [DurabilityWaiter] {
+        guard self.waiters.contains(where: { $0.lsn <= self.durableLSN }) else { return [] }
+        var satisfied: [DurabilityWaiter] = []
+        var remaining: [DurabilityWaiter] = []
+        remaining.reserveCapacity(self.waiters.count)
+        for waiter in self.waiters {
+            if waiter.lsn <= self.durableLSN { satisfied.append(waiter) } else { remaining.append(waiter) }
+        }
+        self.waiters = remaining
+        return satisfied
+    }
+}
+
+/// The part of a `Journal` the writer thread holds: configuration, metrics and the locked state.
+final class JournalShared: Sendable {
+    /// Largest chunk the appenders build before starting another (one `write(2)` each).
+    static let batchBytesMax = 8 << 20
+
+    /// The segment directory.
+    let journalDirectory: String
+    /// When to fdatasync.
+    let policy: FsyncPolicy
+    /// Rotation threshold.
+    let segmentBytesMax: Int64
+    /// Shared state.
+    let state: Mutex<JournalState>
+    /// Wakes the writer (a counting semaphore, so a signal sent before it waits is not lost).
+    let wakeup = DispatchSemaphore(value: 0)
+    /// Writer errors go here.
+    let logger: Logger
+    /// `hygge_journal_fsync_seconds`: each fdatasync's duration.
+    let fsyncTimer: Metrics.Timer
+    /// `hygge_journal_batch_records`: records per written batch.
+    let batchRecorder: Recorder
+
+    /// Creates the shared state for a journal positioned at `nextLSN`.
+    init(
+        journalDirectory: String,
+        policy: FsyncPolicy,
+        segmentBytesMax: Int64,
+        nextLSN: UInt64,
+        segmentFirstLSN: UInt64,
+        segmentBytes: Int64,
+        segmentRecords: Int,
+        logger: Logger
+    ) {
+        self.journalDirectory = journalDirectory
+        self.policy = policy
+        self.segmentBytesMax = segmentBytesMax
+        self.logger = logger
+        self.fsyncTimer = Metrics.Timer(label: "hygge_journal_fsync_seconds")
+        self.batchRecorder = Recorder(label: "hygge_journal_batch_records", aggregate: true)
+        self.state = Mutex(
+            JournalState(
+                nextLSN: nextLSN,
+                writtenLSN: nextLSN - 1,
+                durableLSN: nextLSN - 1,
+                segmentFirstLSN: segmentFirstLSN,
+                segmentBytes: segmentBytes,
+                segmentRecords: segmentRecords,
+                activeSegmentFirstLSN: segmentFirstLSN
+            )
+        )
+    }
+
+    /// See `Journal.append`.
+    func append(_ payload: [UInt8]) throws(JournalError) -> UInt64 {
+        guard payload.count <= JournalFormat.maxPayloadBytes else {
+            throw JournalError.io(operation: "append", errno: EMSGSIZE)
+        }
+        let frameBytes = Int64(JournalFormat.frameHeaderSize + payload.count)
+        let (lsn, wake) = try self.state.withLock { state throws(JournalError) -> (UInt64, Bool) in
+            if let error = state.error { throw error }
+            if state.closing { throw JournalError.closed }
+            let lsn = state.nextLSN
+            state.nextLSN += 1
+            if state.segmentRecords > 0, state.segmentBytes + frameBytes > self.segmentBytesMax {
+                state.sealTail()
+                state.queue.append(.newSegment(firstLSN: lsn))
+                state.segmentFirstLSN = lsn
+                state.segmentBytes = Int64(JournalFormat.segmentHeaderSize)
+                state.segmentRecords = 0
+            }
+            if let tail = state.tail, tail.count > 0,
+                tail.bytes.count + Int(frameBytes) > JournalShared.batchBytesMax
+            {
+                state.sealTail()
+            }
+            state.appendToTail(lsn: lsn, payload: payload)
+            state.segmentBytes += frameBytes
+            state.segmentRecords += 1
+            let wake = state.writerIdle
+            state.writerIdle = false
+            return (lsn, wake)
+        }
+        if wake { self.wakeup.signal() }
+        return lsn
+    }
+
+    /// See `Journal.waitDurable`.
+    func waitDurable(_ lsn: UInt64) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, JournalError>? = self.state.withLock { state in
+                if let error = state.error { return .failure(error) }
+                if lsn <= state.durableLSN { return .success(()) }
+                if state.writerExited { return .failure(.closed) }
+                state.waiters.append(DurabilityWaiter(lsn: lsn, continuation: continuation))
+                return nil
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// See `Journal.rotate`.
+    func rotate() throws(JournalError) {
+        let semaphore = DispatchSemaphore(value: 0)
+        let (target, wake) = try self.state.withLock { state throws(JournalError) -> (UInt64?, Bool) in
+            if let error = state.error { throw error }
+            if state.closing { throw JournalError.closed }
+            if state.segmentRecords > 0 {
+                let first = state.nextLSN
+                state.sealTail()
+                state.queue.append(.newSegment(firstLSN: first))
+                state.segmentFirstLSN = first
+                state.segmentBytes = Int64(JournalFormat.segmentHeaderSize)
+                state.segmentRecords = 0
+            }
+            if state.activeSegmentFirstLSN >= state.segmentFirstLSN { return (nil, false) }
+            state.rotationWaiters.append(RotationWaiter(firstLSN: state.segmentFirstLSN, semaphore: semaphore))
+            let wake = state.writerIdle
+            state.writerIdle = false
+            return (state.segmentFirstLSN, wake)
+        }
+        guard let target else { return }
+        if wake { self.wakeup.signal() }
+        semaphore.wait()
+        try self.state.withLock { state throws(JournalError) in
+            if let error = state.error { throw error }
+            if state.activeSegmentFirstLSN < target { throw JournalError.closed }
+        }
+    }
+
+    /// See `Journal.deleteSegments(coveredBy:)`.
+    func deleteSegments(coveredBy lsn: UInt64) throws(JournalError) -> Int {
+        let active = self.state.withLock { $0.activeSegmentFirstLSN }
+        do {
+            let files = try JournalFormat.listSegments(journalDirectory: self.journalDirectory)
+            var deleted = 0
+            for (index, file) in files.enumerated() where index + 1 < files.count {
+                let next = files[index + 1]
+                // Every record in `file` is below the next segment's first LSN.
+                guard file.firstLSN < active, next.firstLSN <= active, next.firstLSN - 1 <= lsn else { break }
+                try FileSystem.removeFile(file.path)
+                deleted += 1
+            }
+            if deleted > 0 { try FileSystem.fsyncDirectory(self.journalDirectory) }
+            return deleted
+        } catch {
+            throw JournalError(error)
+        }
+    }
+
+    /// Asks the writer to drain and stop, without waiting.
+    func requestClose() {
+        let wake = self.state.withLock { state -> Bool in
+            if state.writerExited || state.closing { return false }
+            state.closing = true
+            return true
+        }
+        if wake { self.wakeup.signal() }
+    }
+
+    /// See `Journal.close`.
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let exited = self.state.withLock { state -> Bool in
+                if state.writerExited { return true }
+                state.closing = true
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if exited {
+                continuation.resume()
+            } else {
+                self.wakeup.signal()
+            }
+        }
+    }
+}

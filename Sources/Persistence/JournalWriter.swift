@@ -1,0 +1,232 @@
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The journal's writer thread: owns the active segment's descriptor and performs every write,
+/// fdatasync and segment rotation. State it shares with appenders lives in `JournalShared`.
+final class JournalWriter {
+    /// What the writer does next.
+    private enum Step {
+        case item(WriterItem)
+        case idle
+        case exit
+    }
+
+    /// Nanoseconds between fdatasyncs under `everysec`.
+    private static let everysecInterval: UInt64 = 1_000_000_000
+
+    private let shared: JournalShared
+    private var fd: Int32
+    private var segmentFirstLSN: UInt64
+    /// Written but not yet fdatasync'ed data exists (everysec / no).
+    private var unsynced = false
+    /// When the last fdatasync finished (DispatchTime uptime nanoseconds).
+    private var lastSyncNanos: UInt64
+
+    private init(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64) {
+        self.shared = shared
+        self.fd = fd
+        self.segmentFirstLSN = segmentFirstLSN
+        self.lastSyncNanos = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// Starts the writer thread for `shared`, writing to `fd` (positioned at the end of the segment).
+    static func start(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64) {
+        let thread = Thread {
+            let writer = JournalWriter(shared: shared, fd: fd, segmentFirstLSN: segmentFirstLSN)
+            writer.run()
+        }
+        thread.name = "hygge-journal-writer"
+        thread.start()
+    }
+
+    /// Creates `journalDirectory/<firstLSN>.wal` with its header, fsyncs it and the directory,
+    /// and returns its descriptor positioned after the header.
+    static func createSegment(journalDirectory: String, firstLSN: UInt64) throws(SystemError) -> Int32 {
+        let path = journalDirectory + "/" + JournalFormat.segmentName(firstLSN: firstLSN)
+        let fd = try FileSystem.openFile(path, flags: O_WRONLY | O_CREAT | O_EXCL)
+        do {
+            try FileSystem.writeAll(fd, JournalFormat.segmentHeader(firstLSN: firstLSN), what: path)
+            try FileSystem.fullSync(fd, what: path)
+            try FileSystem.fsyncDirectory(journalDirectory)
+        } catch {
+            FileSystem.closeFile(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private func run() {
+        while true {
+            let step = self.shared.state.withLock { state -> Step in
+                if state.error != nil {
+                    state.queue.removeAll()
+                    state.tail = nil
+                    if state.closing { return .exit }
+                    state.writerIdle = true
+                    return .idle
+                }
+                if !state.queue.isEmpty { return .item(state.queue.removeFirst()) }
+                if let tail = state.tail {
+                    state.tail = nil
+                    return .item(.records(tail))
+                }
+                if state.closing { return .exit }
+                state.writerIdle = true
+                return .idle
+            }
+            switch step {
+            case .item(.records(let chunk)):
+                self.write(chunk)
+            case .item(.newSegment(let firstLSN)):
+                self.startSegment(firstLSN: firstLSN)
+            case .idle:
+                self.waitForWork()
+            case .exit:
+                self.finish()
+                return
+            }
+        }
+    }
+
+    /// Blocks until signalled; under `everysec` with unsynced data, at most until the next
+    /// fdatasync is due, and performs it then.
+    private func waitForWork() {
+        guard self.shared.policy == .everysec, self.unsynced else {
+            self.shared.wakeup.wait()
+            return
+        }
+        let deadline = DispatchTime(uptimeNanoseconds: self.lastSyncNanos + JournalWriter.everysecInterval)
+        if self.shared.wakeup.wait(timeout: deadline) == .timedOut {
+            do {
+                try self.sync()
+            } catch {
+                self.fail(JournalError(error))
+            }
+        }
+    }
+
+    /// fdatasyncs the active segment, timing it and counting it.
+    private func sync() throws(SystemError) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try FileSystem.dataSync(self.fd, what: JournalFormat.segmentName(firstLSN: self.segmentFirstLSN))
+        let end = DispatchTime.now().uptimeNanoseconds
+        self.shared.fsyncTimer.recordNanoseconds(Int64(end &- start))
+        self.lastSyncNanos = end
+        self.unsynced = false
+        self.shared.state.withLock { $0.fsyncCount += 1 }
+    }
+
+    /// Writes one chunk, makes it durable per the policy, and resumes the waiters it satisfies.
+    private func write(_ chunk: PendingChunk) {
+        do {
+            try FileSystem.writeAll(
+                self.fd, chunk.bytes, what: JournalFormat.segmentName(firstLSN: self.segmentFirstLSN)
+            )
+            self.unsynced = true
+            switch self.shared.policy {
+            case .always:
+                try self.sync()
+            case .everysec:
+                if DispatchTime.now().uptimeNanoseconds &- self.lastSyncNanos >= JournalWriter.everysecInterval {
+                    try self.sync()
+                }
+            case .no:
+                break
+            }
+        } catch {
+            self.fail(JournalError(error))
+            return
+        }
+        self.shared.batchRecorder.record(chunk.count)
+        var buffer = chunk.bytes
+        buffer.removeAll(keepingCapacity: true)
+        let satisfied = self.shared.state.withLock { state -> [DurabilityWaiter] in
+            state.writtenLSN = chunk.lastLSN
+            state.durableLSN = chunk.lastLSN
+            if state.spare.capacity < buffer.capacity { state.spare = buffer }
+            return state.takeSatisfiedWaiters()
+        }
+        for waiter in satisfied { waiter.continuation.resume() }
+    }
+
+    /// Finishes the active segment (fdatasync, close) and starts the one at `firstLSN`.
+    private func startSegment(firstLSN: UInt64) {
+        do {
+            try self.sync()
+            FileSystem.closeFile(self.fd)
+            self.fd = -1
+            self.fd = try JournalWriter.createSegment(
+                journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN
+            )
+            self.segmentFirstLSN = firstLSN
+        } catch {
+            self.fail(JournalError(error))
+            return
+        }
+        let ready = self.shared.state.withLock { state -> [RotationWaiter] in
+            state.activeSegmentFirstLSN = firstLSN
+            let ready = state.rotationWaiters.filter { $0.firstLSN <= firstLSN }
+            state.rotationWaiters.removeAll { $0.firstLSN <= firstLSN }
+            return ready
+        }
+        for waiter in ready { waiter.semaphore.signal() }
+    }
+
+    /// Records a sticky error, drops pending work, and fails every waiter.
+    private func fail(_ error: JournalError) {
+        self.shared.logger.error("journal writer failed; the journal is now read-only", metadata: ["error": "\(error)"])
+        let (waiters, rotations) = self.shared.state.withLock { state -> ([DurabilityWaiter], [RotationWaiter]) in
+            if state.error == nil { state.error = error }
+            state.queue.removeAll()
+            state.tail = nil
+            let waiters = state.waiters
+            let rotations = state.rotationWaiters
+            state.waiters = []
+            state.rotationWaiters = []
+            return (waiters, rotations)
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+        for rotation in rotations { rotation.semaphore.signal() }
+    }
+
+    /// Close: final fdatasync (whatever the policy), close the descriptor, release everyone.
+    private func finish() {
+        let failed = self.shared.state.withLock { $0.error != nil }
+        if !failed, self.fd >= 0 {
+            do {
+                try self.sync()
+            } catch {
+                self.fail(JournalError(error))
+            }
+        }
+        if self.fd >= 0 {
+            FileSystem.closeFile(self.fd)
+            self.fd = -1
+        }
+        let (satisfied, waiters, rotations, closers, error) = self.shared.state.withLock {
+            state -> ([DurabilityWaiter], [DurabilityWaiter], [RotationWaiter], [CheckedContinuation<Void, Never>], JournalError) in
+            state.writerExited = true
+            let satisfied = state.takeSatisfiedWaiters()
+            let waiters = state.waiters
+            let rotations = state.rotationWaiters
+            let closers = state.closeWaiters
+            state.waiters = []
+            state.rotationWaiters = []
+            state.closeWaiters = []
+            return (satisfied, waiters, rotations, closers, state.error ?? .closed)
+        }
+        for waiter in satisfied { waiter.continuation.resume() }
+        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+        for rotation in rotations { rotation.semaphore.signal() }
+        for closer in closers { closer.resume() }
+    }
+}
