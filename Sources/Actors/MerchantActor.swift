@@ -64,7 +64,11 @@ package actor MerchantActor {
     private var priceLoads: [Int64: Task<VariantInfo?, any Error>] = [:]
     private var planLoads: [CheckoutID: Task<WhopPlan, any Error>] = [:]
     private var cartLoads: [String: Task<Checkout, any Error>] = [:]
-    private let encoder = JSONEncoder()
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
 
     /// Wraps a restored or new state.
     package init(state: MerchantState, environment: MerchantEnvironment) {

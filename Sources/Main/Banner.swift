@@ -1,3 +1,4 @@
+import Foundation
 import Net
 
 /// The sandbox's start-up banner: the demo merchant's made-up credentials and copy-paste curl lines.
@@ -22,6 +23,7 @@ enum Banner {
               curl -s '\(publicURL)/sandbox/shopify/\(demo.shop)/admin/api/2026-10/orders.json?status=any' -H 'X-Shopify-Access-Token: \(demo.shopifyToken)'
 
             """
-        Swift.print(lines)
+        // Written straight to fd 1 so the banner is visible at once even when stdout is a pipe.
+        FileHandle.standardOutput.write(Data((lines + "\n").utf8))
     }
 }

@@ -120,7 +120,7 @@ struct CheckoutRoutes {
     }
 
     func createFromCart(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
-        var context = context
+        let context = context
         let body = try await request.bodyBytes(context: context)
         let (shop, cart) = try Self.cartRequest(try Self.decodeStrict(CartBody.self, body))
         context.merchant = shop.rawValue
@@ -149,7 +149,7 @@ struct CheckoutRoutes {
     }
 
     func getPlan(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
-        var context = context
+        let context = context
         let body = try Self.decodeStrict(PlanBody.self, try await request.bodyBytes(context: context))
         guard let raw = body.checkout_id, !raw.isEmpty, raw.utf8.count <= 64 else {
             throw HyggeError.invalidRequest("checkout_id is required")

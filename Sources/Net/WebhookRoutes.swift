@@ -20,7 +20,7 @@ struct WebhookRoutes {
     }
 
     func whop(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
-        var context = context
+        let context = context
         let body = try await request.bodyBytes(context: context)
         let id = request.headers[HTTPField.Name("webhook-id")!]
         let timestamp = request.headers[HTTPField.Name("webhook-timestamp")!]
