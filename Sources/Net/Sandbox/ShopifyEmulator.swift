@@ -167,6 +167,16 @@ package actor ShopifyEmulator {
         order["order_number"] = number
         order["created_at"] = Timestamp.now.iso8601
         order["admin_graphql_api_id"] = "gid://shopify/Order/\(id)"
+        // Shopify computes the totals itself from the line items (no tax or shipping in the emulator).
+        let currency = (order["currency"] as? String) ?? "USD"
+        let subtotal = lines.reduce(Int64(0)) { sum, line in
+            let price = (line["price"] as? String).flatMap { Currency.parseDecimal($0, currency: currency) } ?? 0
+            return sum + price * Int64((line["quantity"] as? Int) ?? 1)
+        }
+        let total = Currency.decimalString(minor: subtotal, currency: currency)
+        order["currency"] = currency
+        order["subtotal_price"] = total
+        order["total_price"] = total
         record.orders.append(order)
         self.shops[shop] = record
         if fault == .createThenFail { return Self.json(["errors": "Service Unavailable"], status: 503) }
