@@ -197,6 +197,36 @@ package actor MerchantActor {
         try await self.commitDurably([.tierChanged(tier: tier, monthlyLimit: monthlyLimit)])
     }
 
+    /// Applies one of Hygge's own SaaS subscription events (`/api/webhooks/whop/platform`): `planID` is the Whop
+    /// plan the merchant subscribed to, mapped to a monthly limit by `HYGGE_TIERS`; `active == false` returns the
+    /// merchant to the free limit. Deduplicated on the delivery id like every webhook; takes effect for the next
+    /// get-plan.
+    package func applyMembership(active: Bool, planID: String, delivery: String) async throws(HyggeError)
+        -> DeliveryOutcome
+    {
+        if self.state.hasSeen(delivery: delivery) {
+            try await self.durable()
+            return .duplicate
+        }
+        if active {
+            guard let limit = self.environment.settings.tiers[planID] else {
+                try await self.commitDurably([.deliverySeen(delivery: delivery)])
+                return .ignored
+            }
+            try await self.commitDurably([
+                .tierChanged(tier: planID, monthlyLimit: limit), .deliverySeen(delivery: delivery),
+            ])
+            return .recorded
+        }
+        // A deactivation of a plan the merchant is not on (an old subscription) must not downgrade the current one.
+        guard self.state.tier == planID else {
+            try await self.commitDurably([.deliverySeen(delivery: delivery)])
+            return .ignored
+        }
+        try await self.commitDurably([.tierChanged(tier: nil, monthlyLimit: nil), .deliverySeen(delivery: delivery)])
+        return .recorded
+    }
+
     /// The Whop company this merchant's key belongs to.
     package var companyID: String? { self.state.companyID }
 

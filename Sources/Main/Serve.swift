@@ -35,6 +35,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Api-Version-Date for Whop (HYGGE_WHOP_API_VERSION).") var whopAPIVersion: String?
     @Option(help: "whop_plan_id=monthly_limit,… (HYGGE_TIERS).") var tiers: String?
     @Option(help: "Bearer token for /admin/* (HYGGE_ADMIN_TOKEN).") var adminToken: String?
+    @Option(help: "Secret of Hygge's own SaaS subscription webhooks (WHOP_WEBHOOK_SECRET_HYGGE).")
+    var whopWebhookSecretHygge: String?
     @Option(help: "Free monthly transactions (HYGGE_FREE_MONTHLY_LIMIT).") var freeMonthlyLimit: Int?
     @Option(help: "Log level (LOG_LEVEL).") var logLevel: String?
 
@@ -97,11 +99,12 @@ struct Serve: AsyncParsableCommand {
         let emulators = sandbox ? Sandbox(publicURL: publicURL, demo: demo, http: http, logger: logger) : nil
         await emulators?.seedEmulators()
         let readiness = Readiness()
-        let dependencies = NetDependencies(
+        var dependencies = NetDependencies(
             registry: registry, stateKeeper: keeper, publicURL: publicURL,
             extraOrigins: sandbox ? [Self.origin(publicURL)] : [],
             adminToken: Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN"), sandbox: emulators, readiness: readiness,
             metricsText: { prometheus.emitToString() }, logger: logger)
+        dependencies.platformWebhookSecret = Setting.string(self.whopWebhookSecretHygge, "WHOP_WEBHOOK_SECRET_HYGGE")
         let app = Application(
             router: makeRouter(dependencies),
             configuration: .init(address: .hostname(host, port: port), serverName: "hygge"),

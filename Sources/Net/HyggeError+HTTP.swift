@@ -44,7 +44,10 @@ package enum ErrorBody {
     package static func response(status: HTTPResponse.Status, code: String, message: String, requestID: String)
         -> Response
     {
-        let body = (try? JSONEncoder().encode(Envelope(error: .init(code: code, message: message, request_id: requestID))))
+        // Field order is stable (code, message, request_id) so logs and clients see the same bytes every time.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(Envelope(error: .init(code: code, message: message, request_id: requestID))))
             ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"

@@ -20,6 +20,8 @@ package struct NetDependencies: Sendable {
     /// Prometheus text for `/metrics`.
     package var metricsText: @Sendable () -> String
     package var logger: Logger
+    /// `WHOP_WEBHOOK_SECRET_HYGGE`: verifies Hygge's own SaaS subscription webhooks; nil rejects them all.
+    package var platformWebhookSecret: String?
 
     package init(
         registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],

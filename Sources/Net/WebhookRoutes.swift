@@ -13,22 +13,44 @@ struct WebhookRoutes {
         router.post("/api/webhooks/whop") { request, context in
             try await self.whop(request, context)
         }
+        router.post("/api/webhooks/whop/platform") { request, context in
+            try await self.platform(request, context)
+        }
     }
 
     static func reject(_ reason: String) {
         Counter(label: "hygge_webhook_rejections_total", dimensions: [("reason", reason)]).increment()
     }
 
+    /// The three Standard Webhooks headers, or a rejection.
+    private func headers(_ request: Request) throws(HyggeError) -> (id: String, timestamp: String, signature: String) {
+        guard let id = request.headers[HTTPField.Name("webhook-id")!],
+            let timestamp = request.headers[HTTPField.Name("webhook-timestamp")!],
+            let signature = request.headers[HTTPField.Name("webhook-signature")!]
+        else {
+            Self.reject(StandardWebhooks.Rejection.missingHeaders.rawValue)
+            throw .invalidSignature
+        }
+        return (id, timestamp, signature)
+    }
+
+    private func verify(
+        secret: String, _ headers: (id: String, timestamp: String, signature: String), body: Data
+    ) throws(HyggeError) {
+        do throws(StandardWebhooks.Rejection) {
+            try StandardWebhooks.verify(
+                secret: secret, id: headers.id, timestamp: headers.timestamp, signatures: headers.signature, body: body,
+                now: Timestamp.now.seconds)
+        } catch {
+            Self.reject(error.rawValue)
+            throw .invalidSignature
+        }
+    }
+
     func whop(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
         let context = context
         let body = try await request.bodyBytes(context: context)
-        let id = request.headers[HTTPField.Name("webhook-id")!]
-        let timestamp = request.headers[HTTPField.Name("webhook-timestamp")!]
-        let signature = request.headers[HTTPField.Name("webhook-signature")!]
-        guard id != nil, timestamp != nil, signature != nil else {
-            Self.reject(StandardWebhooks.Rejection.missingHeaders.rawValue)
-            throw HyggeError.invalidSignature
-        }
+        let headers = try self.headers(request)
         guard let payload = WhopPayload.parse(body) else {
             Self.reject("invalid_payload")
             throw HyggeError.invalidPayload
@@ -43,21 +65,58 @@ struct WebhookRoutes {
             Self.reject("no_secret")
             throw HyggeError.invalidSignature
         }
-        do throws(StandardWebhooks.Rejection) {
-            try StandardWebhooks.verify(
-                secret: secret, id: id, timestamp: timestamp, signatures: signature, body: body,
-                now: Timestamp.now.seconds)
-        } catch {
-            Self.reject(error.rawValue)
-            throw HyggeError.invalidSignature
-        }
-        let outcome = try await merchant.handle(payload.event, delivery: id ?? "", now: .now)
+        try self.verify(secret: secret, headers, body: body)
+        let outcome = try await merchant.handle(payload.event, delivery: headers.id, now: .now)
         context.logger.info(
             "whop delivery",
             metadata: [
-                "delivery.id": "\(id ?? "")", "merchant.id": "\(merchant.id)", "event.type": "\(payload.type)",
+                "delivery.id": "\(headers.id)", "merchant.id": "\(merchant.id)", "event.type": "\(payload.type)",
                 "outcome": "\(outcome.rawValue)",
             ])
+        return JSONResponse.make(["status": outcome.rawValue])
+    }
+
+    /// `POST /api/webhooks/whop/platform`: Hygge's own SaaS subscription events, signed with
+    /// `WHOP_WEBHOOK_SECRET_HYGGE` only (a merchant's secret never verifies here). The signature is checked before
+    /// the body is trusted for anything, so an unsigned request learns nothing about which shops exist.
+    func platform(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
+        let context = context
+        let body = try await request.bodyBytes(context: context)
+        let headers = try self.headers(request)
+        guard let secret = self.dependencies.platformWebhookSecret else {
+            Self.reject("no_secret")
+            throw HyggeError.invalidSignature
+        }
+        try self.verify(secret: secret, headers, body: body)
+        guard let payload = WhopPayload.parse(body) else {
+            Self.reject("invalid_payload")
+            throw HyggeError.invalidPayload
+        }
+        guard let membership = payload.membership else {
+            return JSONResponse.make(["status": DeliveryOutcome.ignored.rawValue])
+        }
+        guard let shop = membership.shop.map(MerchantID.init), let merchant = self.dependencies.registry.merchant(shop),
+            let planID = membership.planID
+        else {
+            context.logger.warning(
+                "platform event for an unknown shop or without a plan: ignored",
+                metadata: ["delivery.id": "\(headers.id)", "event.type": "\(payload.type)", "shop": "\(membership.shop ?? "-")"])
+            return JSONResponse.make(["status": DeliveryOutcome.ignored.rawValue])
+        }
+        context.merchant = merchant.id.rawValue
+        let outcome = try await merchant.applyMembership(active: membership.active, planID: planID, delivery: headers.id)
+        if outcome == .ignored {
+            context.logger.warning(
+                "platform event for an unmapped plan: ignored",
+                metadata: ["delivery.id": "\(headers.id)", "merchant.id": "\(merchant.id)", "plan.id": "\(planID)"])
+        } else {
+            context.logger.info(
+                "platform delivery",
+                metadata: [
+                    "delivery.id": "\(headers.id)", "merchant.id": "\(merchant.id)", "event.type": "\(payload.type)",
+                    "outcome": "\(outcome.rawValue)",
+                ])
+        }
         return JSONResponse.make(["status": outcome.rawValue])
     }
 }

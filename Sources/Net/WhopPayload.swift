@@ -51,7 +51,31 @@ package struct WhopPayload: Sendable {
         var company: Reference?
         var payment_id: String?
         var payment: Reference?
-        var metadata: [String: String]?
+        var metadata: StringMap?
+    }
+
+    /// Whop metadata: a JSON object whose string values we read; other values (numbers, nulls) are skipped rather
+    /// than failing the whole envelope.
+    package struct StringMap: Decodable, Sendable {
+        package var values: [String: String]
+
+        private struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            var values: [String: String] = [:]
+            for key in container.allKeys {
+                if let text = try? container.decode(String.self, forKey: key) { values[key.stringValue] = text }
+            }
+            self.values = values
+        }
+
+        package subscript(_ key: String) -> String? { self.values[key] }
     }
 
     private struct Envelope: Decodable {
@@ -70,6 +94,18 @@ package struct WhopPayload: Sendable {
         return WhopPayload(
             type: type, id: envelope.id,
             company: envelope.company_id ?? envelope.account_id ?? envelope.data?.company?.id, data: envelope.data)
+    }
+
+    /// A membership event of Hygge's own SaaS plans (`/api/webhooks/whop/platform`), or nil for other events.
+    /// `membership.went_valid`/`went_invalid` are Whop's older names for activated/deactivated.
+    package var membership: (active: Bool, planID: String?, shop: String?)? {
+        let active: Bool
+        switch self.type {
+        case "membership.activated", "membership.went.valid": active = true
+        case "membership.deactivated", "membership.went.invalid": active = false
+        default: return nil
+        }
+        return (active, self.data?.plan?.id ?? self.data?.plan_id, self.data?.metadata?["shop"])
     }
 
     /// The event as the domain sees it.
