@@ -19,6 +19,9 @@ struct OpsRoutes {
             }
             return JSONResponse.raw("{\"status\":\"ready\"}", contentType: "application/json")
         }
+        router.get("/openapi.yaml") { _, _ in
+            JSONResponse.raw(OpenAPIDocument.yaml, contentType: "application/yaml; charset=utf-8")
+        }
         router.get("/metrics") { _, _ in
             JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
