@@ -492,7 +492,9 @@ package actor MerchantActor {
                 try await self.commitDurably([.deliverySeen(delivery: delivery)])
                 return .duplicate
             }
-            guard let amount = notice.amount, amount == checkout.total else {
+            // Every identifier Whop sent must point at this same checkout's plan: a payment whose metadata names one
+            // checkout but whose plan belongs to another (or to none of ours) is not trusted with an order.
+            guard let amount = notice.amount, amount == checkout.total, Self.identifiersAgree(notice, checkout) else {
                 let amount = notice.amount ?? Money(amount: 0, currency: checkout.total.currency)
                 try await self.commitDurably([
                     .paymentMismatched(checkout: id, paymentID: notice.paymentID, amount: amount, delivery: delivery, at: now)
@@ -543,6 +545,16 @@ package actor MerchantActor {
             try await self.commitDurably([.deliverySeen(delivery: delivery)])
             return .ignored
         }
+    }
+
+    /// Whether the plan and checkout-configuration ids of a payment (when present) are the checkout's own.
+    static func identifiersAgree(_ notice: PaymentNotice, _ checkout: Checkout) -> Bool {
+        guard let plan = checkout.plan else { return notice.planID == nil && notice.configurationID == nil }
+        if let planID = notice.planID, planID != plan.planID { return false }
+        if let configuration = notice.configurationID, let own = plan.checkoutConfigurationID, configuration != own {
+            return false
+        }
+        return true
     }
 
     private func resolve(_ notice: PaymentNotice) -> CheckoutID? {
