@@ -23,6 +23,7 @@ package enum HyggeError: Error, Equatable, Sendable {
     case notFailed
     case notFound
     case payloadTooLarge
+    case requestTimeout
     case overloaded
     case journalUnavailable
     case internalError
@@ -33,7 +34,7 @@ package enum HyggeError: Error, Equatable, Sendable {
         "shopify_unavailable", "unknown_checkout", "checkout_expired", "monthly_limit_reached", "whop_unavailable",
         "whop_key_invalid", "whop_rejected", "invalid_signature", "unknown_merchant", "invalid_payload", "unauthorized",
         "forbidden", "invalid_callback", "idempotency_key_reused", "not_failed", "not_found", "payload_too_large",
-        "overloaded", "journal_unavailable", "internal",
+        "request_timeout", "overloaded", "journal_unavailable", "internal",
     ]
 
     /// Stable machine code.
@@ -61,6 +62,7 @@ package enum HyggeError: Error, Equatable, Sendable {
         case .notFailed: "not_failed"
         case .notFound: "not_found"
         case .payloadTooLarge: "payload_too_large"
+        case .requestTimeout: "request_timeout"
         case .overloaded: "overloaded"
         case .journalUnavailable: "journal_unavailable"
         case .internalError: "internal"
@@ -92,6 +94,7 @@ package enum HyggeError: Error, Equatable, Sendable {
         case .notFailed: "This checkout's order is not in order_sync_failed."
         case .notFound: "Not found."
         case .payloadTooLarge: "The request body is too large."
+        case .requestTimeout: "The request body did not arrive in time."
         case .overloaded: "The server is overloaded; please retry shortly."
         case .journalUnavailable: "The journal is unavailable; nothing was changed."
         case .internalError: "Internal error."

@@ -107,6 +107,7 @@ struct Serve: AsyncParsableCommand {
         dependencies.platformWebhookSecret = Setting.string(self.whopWebhookSecretHygge, "WHOP_WEBHOOK_SECRET_HYGGE")
         let app = Application(
             router: makeRouter(dependencies),
+            server: .http1(configuration: SlowClientGuard.http1Configuration()),
             configuration: .init(address: .hostname(host, port: port), serverName: "hygge"),
             onServerRunning: { _ in
                 // Seeding talks HTTP to this same server, so it must not block the server's start-up callback.

@@ -18,6 +18,7 @@ extension HyggeError {
         case .invalidSignature, .unauthorized, .invalidCallback: .unauthorized
         case .forbidden: .forbidden
         case .payloadTooLarge: .contentTooLarge
+        case .requestTimeout: .requestTimeout
         case .overloaded, .journalUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
         }

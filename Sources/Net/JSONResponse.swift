@@ -30,14 +30,34 @@ package enum JSONResponse {
 }
 
 extension Request {
-    /// Collects the body up to the context's limit; a larger body is `payload_too_large`.
+    /// How long a client may take to send a request body once its head has arrived. A slow client trickling bytes
+    /// gets `408 request_timeout` instead of holding a connection and a task for ever.
+    static let bodyDeadline: Duration = .seconds(30)
+
+    /// Collects the body up to the context's limit: a larger body is `payload_too_large`, one that does not arrive
+    /// within `bodyDeadline` is `request_timeout`.
     func bodyBytes(context: some RequestContext) async throws -> Data {
-        do {
-            let buffer = try await self.body.collect(upTo: context.maxUploadSize)
-            return Data(buffer: buffer)
-        } catch {
-            throw HyggeError.payloadTooLarge
+        let body = self.body
+        let limit = context.maxUploadSize
+        return try await withThrowingTaskGroup(of: Data?.self) { group in
+            group.addTask {
+                do {
+                    return Data(buffer: try await body.collect(upTo: limit))
+                } catch is NIOTooManyBytesError {
+                    throw HyggeError.payloadTooLarge
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    throw HyggeError.invalidRequest("the request body could not be read")
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: Self.bodyDeadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let data = first else { throw HyggeError.requestTimeout }
+            return data
         }
     }
 }
-

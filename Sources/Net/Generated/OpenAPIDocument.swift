@@ -542,6 +542,7 @@ components:
                 - not_failed
                 - not_found
                 - payload_too_large
+                - request_timeout
                 - overloaded
                 - journal_unavailable
                 - not_ready
