@@ -32,6 +32,11 @@ package struct RequestMiddleware: RouterMiddleware {
             response = HyggeError.internalError.response(requestID: context.requestID)
         }
         response.headers[.requestID] = context.requestID
+        response.headers[.xContentTypeOptions] = "nosniff"
+        // Checkout and merchant data must not sit in shared caches or the browser's disk cache.
+        if request.uri.path.hasPrefix("/api/"), response.headers[.cacheControl] == nil {
+            response.headers[.cacheControl] = "no-store"
+        }
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         Timer(

@@ -546,6 +546,7 @@ components:
                 - overloaded
                 - journal_unavailable
                 - not_ready
+                - method_not_allowed
                 - internal
             message: { type: string }
             request_id: { type: string }
