@@ -99,7 +99,8 @@ struct Harness {
     static let yen: Int64 = 333
 
     let directory: String
-    let registry: MerchantRegistry
+    let core: ServiceCore
+    var registry: MerchantRegistry { self.core.registry }
     let shopify: FakeShopify
     let whop: FakeWhop
     let master: MasterKey
@@ -121,7 +122,7 @@ struct Harness {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let core = try ServiceCore.open(
             store: store, settings: settings, master: master, shopify: self.shopify, whop: self.whop, logger: logger)
-        self.registry = core.registry
+        self.core = core
     }
 
     /// A harness over the same directory, fakes and master key: a restart.
