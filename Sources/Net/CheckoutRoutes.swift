@@ -109,6 +109,16 @@ struct CheckoutRoutes {
         return (MerchantID(shop), CartRequest(items: lines, currency: currency, clientTotal: clientTotal, email: body.email))
     }
 
+    /// A digest of what the request means (not its bytes), so a retry whose JSON keys or spacing differ is still the
+    /// same request for its Idempotency-Key, and any change of shop, lines, currency, client total or email is not.
+    static func fingerprint(_ shop: MerchantID, _ cart: CartRequest) -> String {
+        var canonical = "v1\n\(shop.rawValue)\n\(cart.currency)\n"
+        for item in cart.items { canonical += "\(item.variantID)x\(item.quantity);" }
+        canonical += "\n" + (cart.clientTotal.map { "\($0.amount) \($0.currency)" } ?? "-")
+        canonical += "\n" + (cart.email ?? "-")
+        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func created(_ checkout: Checkout) -> CreatedDTO {
         CreatedDTO(
             checkout_id: checkout.id.rawValue, status: CheckoutStatus.open.rawValue,
@@ -132,7 +142,7 @@ struct CheckoutRoutes {
             key = given
         }
         guard let merchant = self.dependencies.registry.merchant(shop) else { throw HyggeError.unknownShop }
-        let hash = key.map { _ in SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined() }
+        let hash = key.map { _ in Self.fingerprint(shop, cart) }
         let result = try await merchant.createCheckout(cart, idempotencyKey: key, requestHash: hash, now: .now)
         return JSONResponse.make(Self.created(result.checkout), status: .created)
     }
