@@ -702,5 +702,6 @@ components:
       required: [status]
       properties:
         status: { type: string, enum: [recorded, duplicate, mismatch, ignored, failed, refunded] }
+
 """#
 }
