@@ -95,6 +95,13 @@ struct Serve: AsyncParsableCommand {
         seed.whopKey = env["HYGGE_SANDBOX_WHOP_KEY"] ?? seed.whopKey
         seed.webhookSecret = env["HYGGE_SANDBOX_WEBHOOK_SECRET"] ?? seed.webhookSecret
         seed.monthlyLimit = env["HYGGE_SANDBOX_MONTHLY_LIMIT"].flatMap(Int.init) ?? seed.monthlyLimit
+        // Sandbox mode without app credentials uses made-up ones (ShopifyApp.sandboxAPIKey/-Secret); the emulated
+        // OAuth page signs with whichever secret Hygge verifies with.
+        let appKey = Setting.string(self.shopifyAPIKey, "SHOPIFY_API_KEY", sandbox ? seed.appAPIKey : nil)
+        let appSecret = Setting.string(self.shopifyAPISecret, "SHOPIFY_API_SECRET", sandbox ? seed.appAPISecret : nil)
+        guard let appKey, let appSecret else { throw ConfigurationError("SHOPIFY_API_SECRET is required with SHOPIFY_API_KEY") }
+        seed.appAPIKey = appKey
+        seed.appAPISecret = appSecret
         let demo = seed
         let emulators = sandbox ? Sandbox(publicURL: publicURL, demo: demo, http: http, logger: logger) : nil
         await emulators?.seedEmulators()
@@ -105,6 +112,10 @@ struct Serve: AsyncParsableCommand {
             adminToken: Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN"), sandbox: emulators, readiness: readiness,
             metricsText: { prometheus.emitToString() }, logger: logger)
         dependencies.platformWebhookSecret = Setting.string(self.whopWebhookSecretHygge, "WHOP_WEBHOOK_SECRET_HYGGE")
+        dependencies.shopifyApp = ShopifyApp(
+            apiKey: appKey, apiSecret: appSecret,
+            scopes: Setting.string(self.shopifyScopes, "SHOPIFY_SCOPES", ShopifyApp.defaultScopes)!,
+            baseTemplate: shopifyBase, installer: shopify)
         let app = Application(
             router: makeRouter(dependencies),
             server: .http1(configuration: SlowClientGuard.http1Configuration()),
