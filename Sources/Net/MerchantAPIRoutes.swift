@@ -160,19 +160,20 @@ struct MerchantAPIRoutes {
         var fee: Int64
     }
 
+    /// Totals of one currency in minor units: `net = gross − refunds − fees`.
     struct TotalsDTO: Encodable {
         var currency: String
-        var gross: CheckoutRoutes.MoneyDTO
-        var refunds: CheckoutRoutes.MoneyDTO
-        var fees: CheckoutRoutes.MoneyDTO
-        var net: CheckoutRoutes.MoneyDTO
+        var gross: Int64
+        var refunds: Int64
+        var fees: Int64
+        var net: Int64
 
         init(_ totals: MerchantOperations.Totals) {
             self.currency = totals.currency
-            self.gross = .init(Money(amount: totals.gross, currency: totals.currency))
-            self.refunds = .init(Money(amount: totals.refunds, currency: totals.currency))
-            self.fees = .init(Money(amount: totals.fees, currency: totals.currency))
-            self.net = .init(Money(amount: totals.net, currency: totals.currency))
+            self.gross = totals.gross
+            self.refunds = totals.refunds
+            self.fees = totals.fees
+            self.net = totals.net
         }
     }
 
