@@ -71,6 +71,12 @@ struct Serve: AsyncParsableCommand {
         if sandbox { settings.redirectURLTemplate = "\(publicURL)/sandbox/store" }
 
         let restored = try Restore.run(dataDir: dataDir, fsync: fsync, logger: logger)
+        let locked = Vault.merchantsNotOpening(restored.states, master: master)
+        guard locked.isEmpty else {
+            throw ConfigurationError(
+                "HYGGE_MASTER_KEY does not open the data keys of \(locked.count) merchant(s) (first: \(locked[0])); "
+                    + "after `hygge keys rotate-master` start with the new key")
+        }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let shopifyBase = Setting.string(
             self.shopifyBaseURL, "HYGGE_SHOPIFY_BASE_URL", sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")!
