@@ -28,6 +28,11 @@ package struct DomainSettings: Sendable {
 package struct OrderJob: Hashable, Sendable {
     package var merchant: MerchantID
     package var checkout: CheckoutID
+
+    package init(merchant: MerchantID, checkout: CheckoutID) {
+        self.merchant = merchant
+        self.checkout = checkout
+    }
 }
 
 /// The queue of order syncs feeding the `OrderOutbox`; enqueueing never blocks.

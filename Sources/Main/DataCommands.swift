@@ -162,7 +162,7 @@ struct KeysCommand: ParsableCommand {
             else { throw ConfigurationError("the current master key is required (--master-key or HYGGE_MASTER_KEY)") }
             let old = try MasterKey(base64: oldText)
             let new = try MasterKey(base64: self.newKey)
-            let restored = try Restore.run(dataDir: dir, fsync: .always, logger: logger)
+            let restored = try Restore.run(store: StoreConfiguration(dataDirectory: dir), logger: logger)
             var states = restored.states
             var lsn = restored.journal.lastAssignedLSN
             for (id, state) in states.sorted(by: { $0.key < $1.key }) {

@@ -1,8 +1,6 @@
 import Actors
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
-import Hummingbird
 import Logging
 import Metrics
 import Net
@@ -64,100 +62,39 @@ struct Serve: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let master = try Self.masterKey(Setting.string(self.masterKey, "HYGGE_MASTER_KEY"), sandbox: sandbox, dataDir: dataDir, logger: logger)
 
-        var settings = DomainSettings()
-        settings.checkoutTTL = ttl
-        settings.freeMonthlyLimit = self.freeMonthlyLimit ?? env["HYGGE_FREE_MONTHLY_LIMIT"].flatMap(Int.init) ?? 50
-        settings.tiers = Self.parseTiers(Setting.string(self.tiers, "HYGGE_TIERS") ?? "")
-        if sandbox { settings.redirectURLTemplate = "\(publicURL)/sandbox/store" }
-
-        let restored = try Restore.run(dataDir: dataDir, fsync: fsync, logger: logger)
-        let locked = Vault.merchantsNotOpening(restored.states, master: master)
-        guard locked.isEmpty else {
-            throw ConfigurationError(
-                "HYGGE_MASTER_KEY does not open the data keys of \(locked.count) merchant(s) (first: \(locked[0])); "
-                    + "after `hygge keys rotate-master` start with the new key")
+        var store = StoreConfiguration(dataDirectory: dataDir)
+        store.fsync = fsync
+        store.snapshotInterval = interval
+        store.snapshotRecords = records
+        var configuration = ServerConfiguration(store: store, master: master)
+        configuration.host = host
+        configuration.port = port
+        configuration.publicURL = publicURL
+        configuration.sandbox = sandbox
+        configuration.settings.checkoutTTL = ttl
+        configuration.settings.freeMonthlyLimit = self.freeMonthlyLimit ?? env["HYGGE_FREE_MONTHLY_LIMIT"].flatMap(Int.init) ?? 50
+        configuration.settings.tiers = Self.parseTiers(Setting.string(self.tiers, "HYGGE_TIERS") ?? "")
+        configuration.shopifyBaseURL = Setting.string(self.shopifyBaseURL, "HYGGE_SHOPIFY_BASE_URL")
+        configuration.shopifyAPIKey = Setting.string(self.shopifyAPIKey, "SHOPIFY_API_KEY")
+        configuration.shopifyAPISecret = Setting.string(self.shopifyAPISecret, "SHOPIFY_API_SECRET")
+        configuration.shopifyScopes = Setting.string(self.shopifyScopes, "SHOPIFY_SCOPES", ShopifyApp.defaultScopes)!
+        if !sandbox, configuration.shopifyAPISecret == nil {
+            throw ConfigurationError("SHOPIFY_API_SECRET is required with SHOPIFY_API_KEY")
         }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let shopifyBase = Setting.string(
-            self.shopifyBaseURL, "HYGGE_SHOPIFY_BASE_URL", sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")!
-        let whopBase = Setting.string(
-            self.whopAPIBase, "HYGGE_WHOP_API_BASE", sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1")!
-        let shopify = ShopifyHTTPClient(
-            http: http, baseTemplate: shopifyBase,
-            apiVersion: Setting.string(self.shopifyAPIVersion, "HYGGE_SHOPIFY_API_VERSION", "2026-10")!, logger: logger)
-        let whop = WhopHTTPClient(
-            http: http, base: whopBase, apiVersion: Setting.string(self.whopAPIVersion, "HYGGE_WHOP_API_VERSION", "2025-01-01")!,
-            logger: logger)
-        let environment = MerchantEnvironment(
-            journal: restored.journal, shopify: shopify, whop: whop, master: master, settings: settings,
-            orders: OrderQueue(), directory: Directory(), logger: logger)
-        let registry = MerchantRegistry(states: restored.states, environment: environment)
-        let keeper = StateKeeper(
-            registry: registry, directory: dataDir, interval: interval, recordsMax: records,
-            lastSnapshotLSN: restored.snapshotLSN, logger: logger)
-        let outbox = OrderOutbox(registry: registry, logger: logger)
-        var seed = Sandbox.Demo()
-        seed.shopifyToken = env["HYGGE_SANDBOX_SHOPIFY_TOKEN"] ?? seed.shopifyToken
-        seed.whopKey = env["HYGGE_SANDBOX_WHOP_KEY"] ?? seed.whopKey
-        seed.webhookSecret = env["HYGGE_SANDBOX_WEBHOOK_SECRET"] ?? seed.webhookSecret
-        seed.monthlyLimit = env["HYGGE_SANDBOX_MONTHLY_LIMIT"].flatMap(Int.init) ?? seed.monthlyLimit
-        // Sandbox mode without app credentials uses made-up ones (ShopifyApp.sandboxAPIKey/-Secret); the emulated
-        // OAuth page signs with whichever secret Hygge verifies with.
-        let appKey = Setting.string(self.shopifyAPIKey, "SHOPIFY_API_KEY", sandbox ? seed.appAPIKey : nil)
-        let appSecret = Setting.string(self.shopifyAPISecret, "SHOPIFY_API_SECRET", sandbox ? seed.appAPISecret : nil)
-        guard let appKey, let appSecret else { throw ConfigurationError("SHOPIFY_API_SECRET is required with SHOPIFY_API_KEY") }
-        seed.appAPIKey = appKey
-        seed.appAPISecret = appSecret
-        let demo = seed
-        let emulators = sandbox ? Sandbox(publicURL: publicURL, demo: demo, http: http, logger: logger) : nil
-        await emulators?.seedEmulators()
-        let readiness = Readiness()
-        var dependencies = NetDependencies(
-            registry: registry, stateKeeper: keeper, publicURL: publicURL,
-            extraOrigins: sandbox ? [Self.origin(publicURL)] : [],
-            adminToken: Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN"), sandbox: emulators, readiness: readiness,
-            metricsText: { prometheus.emitToString() }, logger: logger)
-        dependencies.platformWebhookSecret = Setting.string(self.whopWebhookSecretHygge, "WHOP_WEBHOOK_SECRET_HYGGE")
-        dependencies.shopifyApp = ShopifyApp(
-            apiKey: appKey, apiSecret: appSecret,
-            scopes: Setting.string(self.shopifyScopes, "SHOPIFY_SCOPES", ShopifyApp.defaultScopes)!,
-            baseTemplate: shopifyBase, installer: shopify)
-        let app = Application(
-            router: makeRouter(dependencies),
-            server: .http1(configuration: SlowClientGuard.http1Configuration()),
-            configuration: .init(address: .hostname(host, port: port), serverName: "hygge"),
-            onServerRunning: { _ in
-                // Seeding talks HTTP to this same server, so it must not block the server's start-up callback.
-                Task {
-                    if let emulators {
-                        do {
-                            try await emulators.seedMerchant(registry: registry, whop: whop)
-                            Banner.print(
-                                publicURL: publicURL, demo: demo,
-                                products: await emulators.shopify.products(demo.shop.rawValue))
-                        } catch {
-                            logger.error("sandbox seeding failed", metadata: ["error": "\(error)"])
-                        }
-                    }
-                    readiness.markReady()
-                    logger.info(
-                        "ready",
-                        metadata: ["url": "\(publicURL)", "sandbox": "\(sandbox)", "journal.lsn": "\(restored.journal.lastAssignedLSN)"])
-                }
-            },
-            logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: keeper), .init(service: outbox), .init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        try? await http.shutdown()
-        logger.info("stopped")
-    }
+        configuration.whopAPIBase = Setting.string(self.whopAPIBase, "HYGGE_WHOP_API_BASE")
+        configuration.shopifyAPIVersion = Setting.string(self.shopifyAPIVersion, "HYGGE_SHOPIFY_API_VERSION", "2026-10")!
+        configuration.whopAPIVersion = Setting.string(self.whopAPIVersion, "HYGGE_WHOP_API_VERSION", "2025-01-01")!
+        configuration.adminToken = Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN")
+        configuration.platformWebhookSecret = Setting.string(self.whopWebhookSecretHygge, "WHOP_WEBHOOK_SECRET_HYGGE")
+        configuration.demo.shopifyToken = env["HYGGE_SANDBOX_SHOPIFY_TOKEN"] ?? configuration.demo.shopifyToken
+        configuration.demo.whopKey = env["HYGGE_SANDBOX_WHOP_KEY"] ?? configuration.demo.whopKey
+        configuration.demo.webhookSecret = env["HYGGE_SANDBOX_WEBHOOK_SECRET"] ?? configuration.demo.webhookSecret
+        configuration.demo.monthlyLimit = env["HYGGE_SANDBOX_MONTHLY_LIMIT"].flatMap(Int.init) ?? configuration.demo.monthlyLimit
 
-    static func origin(_ url: String) -> String {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
-        return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+        let server = try HyggeServer(configuration: configuration, logger: logger, metricsText: { prometheus.emitToString() })
+        try await server.serviceGroup(signals: [.sigterm, .sigint]).run()
+        await server.shutdown()
+        logger.info("stopped")
     }
 
     static func parseTiers(_ text: String) -> [String: Int] {

@@ -1,5 +1,4 @@
 import Foundation
-import Net
 
 /// The sandbox's start-up banner: the demo merchant's made-up credentials and copy-paste curl lines.
 enum Banner {

@@ -1,0 +1,185 @@
+package import Actors
+package import AsyncHTTPClient
+import Foundation
+package import Hummingbird
+package import Logging
+package import ServiceLifecycle
+package import UnixSignals
+
+/// Everything `hygge serve` is configured with (CONTRACT §1), already parsed.
+package struct ServerConfiguration: Sendable {
+    package var host = "127.0.0.1"
+    package var port = 8080
+    /// Absolute URL Shopify, Whop and browsers reach us on; defaults to `http://host:port`.
+    package var publicURL: String?
+    package var store: StoreConfiguration
+    package var settings = DomainSettings()
+    package var master: MasterKey
+    /// Mounts the embedded emulators and seeds the demo merchant.
+    package var sandbox = true
+    package var demo = Sandbox.Demo()
+    /// `HYGGE_SHOPIFY_BASE_URL` (with `{shop}`); nil = real Shopify, or the emulator in sandbox mode.
+    package var shopifyBaseURL: String?
+    /// `HYGGE_WHOP_API_BASE`; nil = real Whop, or the emulator in sandbox mode.
+    package var whopAPIBase: String?
+    package var shopifyAPIVersion = "2026-10"
+    package var whopAPIVersion = "2025-01-01"
+    package var adminToken: String?
+    /// `WHOP_WEBHOOK_SECRET_HYGGE`.
+    package var platformWebhookSecret: String?
+    /// Prints the sandbox banner once seeded.
+    package var printBanner = true
+    /// `SHOPIFY_API_KEY` / `SHOPIFY_API_SECRET`; in sandbox mode nil means the made-up
+    /// `ShopifyApp.sandboxAPIKey` / `sandboxAPISecret`. Outside the sandbox both are needed for the merchant app.
+    package var shopifyAPIKey: String?
+    package var shopifyAPISecret: String?
+    /// `SHOPIFY_SCOPES`.
+    package var shopifyScopes = ShopifyApp.defaultScopes
+
+    package init(store: StoreConfiguration, master: MasterKey) {
+        self.store = store
+        self.master = master
+    }
+
+    /// The public URL without a trailing slash.
+    package var resolvedPublicURL: String {
+        var url = self.publicURL ?? "http://\(self.host):\(self.port)"
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+}
+
+/// A composed Hygge service: restored state, upstream clients, emulators (sandbox) and the HTTP application.
+///
+/// `hygge serve` and the tests build it the same way; `serviceGroup` runs it.
+package final class HyggeServer: Sendable {
+    package let configuration: ServerConfiguration
+    package let core: ServiceCore
+    package let sandbox: Sandbox?
+    package let http: HTTPClient
+    package let whop: WhopHTTPClient
+    package let shopify: ShopifyHTTPClient
+    /// The resolved `HYGGE_SHOPIFY_BASE_URL` (`{shop}` not yet replaced).
+    package let shopifyBaseTemplate: String
+    package let readiness = Readiness()
+    let logger: Logger
+    let metricsText: @Sendable () -> String
+
+    /// Restores state from the data directory and builds the clients; does not listen yet.
+    package init(
+        configuration: ServerConfiguration, logger: Logger, metricsText: @escaping @Sendable () -> String = { "" }
+    ) throws {
+        var configuration = configuration
+        let publicURL = configuration.resolvedPublicURL
+        if configuration.sandbox {
+            // The emulated OAuth page signs with whichever app secret Hygge verifies with.
+            configuration.shopifyAPIKey = configuration.shopifyAPIKey ?? configuration.demo.appAPIKey
+            configuration.shopifyAPISecret = configuration.shopifyAPISecret ?? configuration.demo.appAPISecret
+            configuration.demo.appAPIKey = configuration.shopifyAPIKey ?? ShopifyApp.sandboxAPIKey
+            configuration.demo.appAPISecret = configuration.shopifyAPISecret ?? ShopifyApp.sandboxAPISecret
+        }
+        if configuration.sandbox && configuration.settings.redirectURLTemplate == DomainSettings().redirectURLTemplate {
+            configuration.settings.redirectURLTemplate = "\(publicURL)/sandbox/store"
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.metricsText = metricsText
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.http = http
+        let sandbox = configuration.sandbox
+        let shopifyBase = configuration.shopifyBaseURL
+            ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
+        self.shopifyBaseTemplate = shopifyBase
+        self.shopify = ShopifyHTTPClient(
+            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion, logger: logger)
+        self.whop = WhopHTTPClient(
+            http: http,
+            base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
+            apiVersion: configuration.whopAPIVersion, logger: logger)
+        do {
+            self.core = try ServiceCore.open(
+                store: configuration.store, settings: configuration.settings, master: configuration.master,
+                shopify: self.shopify, whop: self.whop, logger: logger)
+        } catch {
+            try? http.syncShutdown()
+            throw error
+        }
+        self.sandbox = sandbox ? Sandbox(publicURL: publicURL, demo: configuration.demo, http: http, logger: logger) : nil
+    }
+
+    package var registry: MerchantRegistry { self.core.registry }
+
+    /// What the router is built from.
+    package var dependencies: NetDependencies {
+        let publicURL = self.configuration.resolvedPublicURL
+        var dependencies = NetDependencies(
+            registry: self.core.registry, stateKeeper: self.core.keeper, publicURL: publicURL,
+            extraOrigins: self.sandbox != nil ? [Self.origin(publicURL)] : [],
+            adminToken: self.configuration.adminToken, sandbox: self.sandbox, readiness: self.readiness,
+            metricsText: self.metricsText, logger: self.logger)
+        dependencies.platformWebhookSecret = self.configuration.platformWebhookSecret
+        if let key = self.configuration.shopifyAPIKey, let secret = self.configuration.shopifyAPISecret {
+            dependencies.shopifyApp = ShopifyApp(
+                apiKey: key, apiSecret: secret, scopes: self.configuration.shopifyScopes,
+                baseTemplate: self.shopifyBaseTemplate, installer: self.shopify)
+        }
+        return dependencies
+    }
+
+    /// The HTTP application; once listening it seeds the sandbox (over HTTP, through the production clients) and
+    /// then turns `/readyz` green.
+    package func application() -> some ApplicationProtocol {
+        let configuration = self.configuration
+        return Application(
+            router: makeRouter(self.dependencies),
+            server: .http1(configuration: SlowClientGuard.http1Configuration()),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hygge"),
+            onServerRunning: { _ in
+                // Seeding talks HTTP to this same server, so it must not block the server's start-up callback.
+                Task { await self.becomeReady() }
+            },
+            logger: self.logger)
+    }
+
+    private func becomeReady() async {
+        if let sandbox = self.sandbox {
+            await sandbox.seedEmulators()
+            do {
+                try await sandbox.seedMerchant(registry: self.core.registry, whop: self.whop)
+                if self.configuration.printBanner {
+                    Banner.print(
+                        publicURL: self.configuration.resolvedPublicURL, demo: sandbox.demo,
+                        products: await sandbox.shopify.products(sandbox.demo.shop.rawValue))
+                }
+            } catch {
+                self.logger.error("sandbox seeding failed", metadata: ["error": "\(error)"])
+            }
+        }
+        self.readiness.markReady()
+        self.logger.info(
+            "ready",
+            metadata: [
+                "url": "\(self.configuration.resolvedPublicURL)", "sandbox": "\(self.sandbox != nil)",
+                "journal.lsn": "\(self.core.lastLSN)",
+            ])
+    }
+
+    /// The services in start order; graceful shutdown runs in reverse: HTTP stops accepting and drains first,
+    /// then the outbox, and the state keeper writes the final snapshot and closes the journal last.
+    package func serviceGroup(signals: [UnixSignal]) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: [.init(service: self.core.keeper), .init(service: self.core.outbox), .init(service: self.application())],
+                gracefulShutdownSignals: signals, logger: self.logger))
+    }
+
+    /// Releases the outbound HTTP client; call after the service group returned.
+    package func shutdown() async {
+        try? await self.http.shutdown()
+    }
+
+    static func origin(_ url: String) -> String {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
+        return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+    }
+}

@@ -1,0 +1,253 @@
+import Actors
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("A merchant actor")
+struct MerchantActorTests {
+    @Test("prices come from Shopify; the client's total is ignored and flagged")
+    func repricing() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (checkout, replayed) = try await merchant.createCheckout(
+            .one(quantity: 2, client: 1), idempotencyKey: nil, requestHash: nil, now: .now)
+        #expect(!replayed)
+        #expect(checkout.total == Money(amount: 25_800, currency: "USD"))
+        #expect(checkout.lineItems.map(\.unitPrice) == [12_900])
+        #expect(checkout.clientTotalMismatch)
+        #expect(checkout.status == .open)
+        let honest = try await merchant.createCheckout(
+            .one(quantity: 2, client: 25_800), idempotencyKey: nil, requestHash: nil, now: .now)
+        #expect(!honest.checkout.clientTotalMismatch)
+        // The second checkout reused the cached price.
+        #expect(harness.shopify.book.withLock { $0.variantCalls } == 1)
+    }
+
+    @Test("zero-decimal currencies are priced in whole units")
+    func yen() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (checkout, _) = try await merchant.createCheckout(
+            .one(Harness.yen, quantity: 3, currency: "JPY"), idempotencyKey: nil, requestHash: nil, now: .now)
+        #expect(checkout.total == Money(amount: 4500, currency: "JPY"))
+        _ = try await merchant.plan(for: checkout.id, now: .now)
+        let ready = try await merchant.checkout(checkout.id)
+        #expect(try await merchant.handle(paid(ready), delivery: "msg_yen", now: .now) == .recorded)
+        let row = try #require(await merchant.ledger(month: Timestamp.now.month).first)
+        #expect(row.amount == 4500)
+        #expect(row.fee == 23)  // 22.5 rounds half up
+    }
+
+    @Test("unknown variants and unready merchants are refused with stable errors")
+    func refusals() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let bare = try await harness.registry.merchantCreatingIfNeeded(MerchantID("bare.myshopify.com"), now: .now)
+        await #expect(throws: HyggeError.self) {
+            _ = try await bare.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+        }
+        let merchant = try await harness.readyMerchant()
+        await #expect(throws: HyggeError.variantNotFound(999)) {
+            _ = try await merchant.createCheckout(.one(999), idempotencyKey: nil, requestHash: nil, now: .now)
+        }
+        try await merchant.uninstall(now: .now)
+        do {
+            _ = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+            Issue.record("an uninstalled merchant took a checkout")
+        } catch {
+            guard case .merchantNotReady = error else { throw error }
+        }
+    }
+
+    @Test("an idempotency key replays the first checkout, and refuses a different body")
+    func idempotencyKeys() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let first = try await merchant.createCheckout(.one(), idempotencyKey: "k1", requestHash: "h1", now: .now)
+        let again = try await merchant.createCheckout(.one(), idempotencyKey: "k1", requestHash: "h1", now: .now)
+        #expect(!first.replayed)
+        #expect(again.replayed)
+        #expect(again.checkout.id == first.checkout.id)
+        await #expect(throws: HyggeError.idempotencyKeyReused) {
+            _ = try await merchant.createCheckout(.one(quantity: 5), idempotencyKey: "k1", requestHash: "h2", now: .now)
+        }
+        // Concurrent retries with one key create one checkout.
+        let ids = try await withThrowingTaskGroup(of: CheckoutID.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await merchant.createCheckout(.one(), idempotencyKey: "k2", requestHash: "h", now: .now).checkout.id
+                }
+            }
+            return try await group.reduce(into: Set<CheckoutID>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 1)
+        // After 24 hours the key is free again.
+        let later = Timestamp.now.adding(.seconds(24 * 3600 + 1))
+        let fresh = try await merchant.createCheckout(.one(), idempotencyKey: "k1", requestHash: "h2", now: later)
+        #expect(fresh.checkout.id != first.checkout.id)
+    }
+
+    @Test("get-plan is idempotent: one Whop plan per checkout, even under concurrent calls")
+    func planIdempotent() async throws {
+        let harness = try Harness(planDelay: .milliseconds(20))
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (checkout, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+        let plans = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<25 { group.addTask { try await merchant.plan(for: checkout.id, now: .now).plan.planID } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(plans.count == 1)
+        #expect(harness.whop.book.withLock { $0.planCalls } == 1)
+        let summary = await merchant.summary(now: .now)
+        #expect(summary.reserved == 1)
+    }
+
+    @Test("300 concurrent get-plans never exceed the monthly limit of 50")
+    func limitRace() async throws {
+        let harness = try Harness(limit: 50, planDelay: .milliseconds(5))
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        var ids: [CheckoutID] = []
+        for _ in 0..<300 {
+            ids.append(try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now).checkout.id)
+        }
+        let outcomes = await withTaskGroup(of: Result<String, HyggeError>.self) { group in
+            for id in ids {
+                group.addTask {
+                    do throws(HyggeError) {
+                        return .success(try await merchant.plan(for: id, now: .now).plan.planID)
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            return await group.reduce(into: [Result<String, HyggeError>]()) { $0.append($1) }
+        }
+        let granted = outcomes.filter { if case .success = $0 { true } else { false } }.count
+        let refused = outcomes.filter { $0 == Result<String, HyggeError>.failure(.monthlyLimitReached) }.count
+        #expect(granted == 50)
+        #expect(refused == 250)
+        #expect(harness.whop.book.withLock { $0.planCalls } == 50)
+        #expect(await merchant.summary(now: .now).reserved == 50)
+    }
+
+    @Test("expiry releases a reservation; a late payment is still recorded and ordered")
+    func expiryAndLatePayment() async throws {
+        let harness = try Harness(limit: 1)
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let start = Timestamp.now
+        let (first, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: start)
+        _ = try await merchant.plan(for: first.id, now: start)
+        let (second, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: start)
+        await #expect(throws: HyggeError.monthlyLimitReached) { _ = try await merchant.plan(for: second.id, now: start) }
+        let later = start.adding(.seconds(31 * 60))
+        try await merchant.expireDue(now: later)
+        #expect(try await merchant.checkout(first.id).status == .expired)
+        await #expect(throws: HyggeError.checkoutExpired) { _ = try await merchant.plan(for: first.id, now: later) }
+        let (third, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: later)
+        _ = try await merchant.plan(for: third.id, now: later)
+        // Whop took the money for the expired checkout anyway: it counts, and is ordered.
+        let expired = try await merchant.checkout(first.id)
+        #expect(try await merchant.handle(paid(expired, payment: "pay_late"), delivery: "msg_late", now: later) == .recorded)
+        let recorded = try await merchant.checkout(first.id)
+        #expect(recorded.status == .paid)
+        #expect(recorded.latePayment)
+        #expect(await merchant.pendingOrders == [first.id])
+    }
+
+    @Test("a payment is recorded once with its 0.5% fee; retries and twin deliveries are duplicates")
+    func paymentOnce() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (created, _) = try await merchant.createCheckout(
+            .one(quantity: 2), idempotencyKey: nil, requestHash: nil, now: .now)
+        _ = try await merchant.plan(for: created.id, now: .now)
+        let checkout = try await merchant.checkout(created.id)
+        #expect(try await merchant.handle(paid(checkout), delivery: "msg_1", now: .now) == .recorded)
+        #expect(try await merchant.handle(paid(checkout), delivery: "msg_1", now: .now) == .duplicate)
+        #expect(try await merchant.handle(paid(checkout), delivery: "msg_2", now: .now) == .duplicate)
+        #expect(try await merchant.handle(paid(checkout, payment: "pay_2"), delivery: "msg_3", now: .now) == .duplicate)
+        let rows = await merchant.ledger(month: Timestamp.now.month)
+        #expect(rows.count == 1)
+        #expect(rows.first?.amount == 25_800)
+        #expect(rows.first?.fee == 129)
+        let summary = await merchant.summary(now: .now)
+        #expect(summary.usage.paid == 1)
+        #expect(summary.usage.fees["USD"] == 129)
+        #expect(summary.reserved == 0)
+    }
+
+    @Test(
+        "a payment that does not match its checkout is a mismatch and produces no order",
+        arguments: ["amount", "currency", "plan"])
+    func mismatch(kind: String) async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (created, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+        _ = try await merchant.plan(for: created.id, now: .now)
+        let checkout = try await merchant.checkout(created.id)
+        let event: WhopEvent
+        switch kind {
+        case "amount": event = paid(checkout, amount: Money(amount: 1, currency: "USD"))
+        case "currency": event = paid(checkout, amount: Money(amount: checkout.total.amount, currency: "EUR"))
+        default:
+            event = .paymentSucceeded(
+                PaymentNotice(
+                    paymentID: "pay_x", checkoutID: checkout.id, configurationID: nil, planID: "plan_someone_else",
+                    amount: checkout.total))
+        }
+        #expect(try await merchant.handle(event, delivery: "msg_m", now: .now) == .mismatch)
+        #expect(try await merchant.checkout(created.id).status == .amountMismatch)
+        #expect(await merchant.pendingOrders.isEmpty)
+        #expect(await merchant.summary(now: .now).usage.paid == 0)
+    }
+
+    @Test("refunds are capped at what was paid and never counted twice")
+    func refunds() async throws {
+        let harness = try Harness()
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        let (created, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+        _ = try await merchant.plan(for: created.id, now: .now)
+        #expect(try await merchant.handle(paid(try await merchant.checkout(created.id)), delivery: "m1", now: .now) == .recorded)
+        let partial = WhopEvent.refund(RefundNotice(refundID: "r1", paymentID: "pay_1", amountText: "29.00", succeeded: true))
+        #expect(try await merchant.handle(partial, delivery: "m2", now: .now) == .refunded)
+        #expect(try await merchant.handle(partial, delivery: "m3", now: .now) == .duplicate)
+        #expect(try await merchant.checkout(created.id).status == .partiallyRefunded)
+        let pending = WhopEvent.refund(RefundNotice(refundID: "r2", paymentID: "pay_1", amountText: "5.00", succeeded: false))
+        #expect(try await merchant.handle(pending, delivery: "m4", now: .now) == .ignored)
+        let huge = WhopEvent.refund(RefundNotice(refundID: "r3", paymentID: "pay_1", amountText: "1000.00", succeeded: true))
+        #expect(try await merchant.handle(huge, delivery: "m5", now: .now) == .refunded)
+        let checkout = try await merchant.checkout(created.id)
+        #expect(checkout.status == .refunded)
+        #expect(checkout.refundedAmount == checkout.total.amount)
+        let rows = await merchant.ledger(month: Timestamp.now.month)
+        #expect(rows.filter { $0.kind == .refund }.map(\.amount).reduce(0, +) == 12_900)
+        #expect(rows.filter { $0.kind == .refund }.map(\.fee) == [0, 0])
+    }
+
+    @Test("platform tiers change the limit at once; deliveries are deduplicated")
+    func tiers() async throws {
+        var settings = DomainSettings()
+        settings.tiers = ["plan_pro": 500]
+        let harness = try Harness(limit: 50, settings: settings)
+        defer { Task { await harness.remove() } }
+        let merchant = try await harness.readyMerchant()
+        #expect(await merchant.summary(now: .now).monthlyLimit == 50)
+        #expect(try await merchant.applyMembership(active: true, planID: "plan_pro", delivery: "d1") == .recorded)
+        #expect(await merchant.summary(now: .now).monthlyLimit == 500)
+        #expect(try await merchant.applyMembership(active: true, planID: "plan_unknown", delivery: "d0") == .ignored)
+        #expect(try await merchant.applyMembership(active: false, planID: "plan_pro", delivery: "d2") == .recorded)
+        #expect(await merchant.summary(now: .now).monthlyLimit == 50)
+        // A replay of the activation is a duplicate, not a second change.
+        #expect(try await merchant.applyMembership(active: true, planID: "plan_pro", delivery: "d1") == .duplicate)
+        #expect(await merchant.summary(now: .now).monthlyLimit == 50)
+    }
+}
