@@ -124,6 +124,10 @@ package func makeRouter(_ dependencies: NetDependencies) -> Router<HyggeRequestC
     CheckoutRoutes(dependencies: dependencies).register(on: router)
     WebhookRoutes(dependencies: dependencies).register(on: router)
     EmbedRoutes(dependencies: dependencies).register(on: router)
+    ShopifyInstallRoutes(dependencies: dependencies).register(on: router)
+    ShopifyWebhookRoutes(dependencies: dependencies).register(on: router)
+    MerchantAPIRoutes(dependencies: dependencies).register(on: router)
+    AppPages(dependencies: dependencies).register(on: router)
     dependencies.sandbox?.register(on: router)
     return router
 }

@@ -16,6 +16,10 @@ package final class Sandbox: Sendable {
         package var companyID = "biz_sandbox_demo"
         package var webhookSecret = "ws_sandbox_demo"
         package var monthlyLimit = 1_000_000
+        /// The sandbox Shopify app's made-up credentials: the emulated OAuth authorize page signs its callback with
+        /// this secret, so the whole install runs offline.
+        package var appAPIKey = ShopifyApp.sandboxAPIKey
+        package var appAPISecret = ShopifyApp.sandboxAPISecret
         package init() {}
     }
 
