@@ -46,6 +46,10 @@ struct OpsRoutes {
                 var tier: String?
                 var monthly_limit: Int
                 var live_checkouts: Int
+                var month: String
+                var paid: Int
+                var reserved: Int
+                var pending_orders: Int
             }
             var rows: [MerchantDTO] = []
             for merchant in self.dependencies.registry.all {
@@ -54,7 +58,9 @@ struct OpsRoutes {
                     MerchantDTO(
                         shop: summary.shop.rawValue, installed: summary.installed, company_id: summary.companyID,
                         webhook_secret_set: summary.webhookSecretSet, tier: summary.tier,
-                        monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts))
+                        monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts,
+                        month: summary.month, paid: summary.usage.paid, reserved: summary.reserved,
+                        pending_orders: await merchant.pendingOrders.count))
             }
             return JSONResponse.make(["merchants": rows])
         }
