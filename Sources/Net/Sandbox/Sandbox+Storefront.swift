@@ -7,10 +7,16 @@ import NIOCore
 extension Sandbox {
     private static let cartCookie = "sandbox_cart"
 
+    static let contentSecurityPolicy = "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+
     static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
         var response = JSONResponse.raw(text, contentType: "text/html; charset=utf-8", status: status)
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        // Demo pages with inline scripts: no script-src restriction, but no plugins, no <base> hijack, no framing by
+        // other sites (the drawer frames the emulated Whop page from the same origin).
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "SAMEORIGIN"
         return response
     }
 
