@@ -14,7 +14,7 @@ import Glibc
 private let target: FuzzTarget = {
     let environment = ProcessInfo.processInfo.environment
     guard let name = environment["HYGGE_FUZZ_TARGET"], let target = FuzzTargets.named(name) else {
-        fputs("hygge-fuzz: set HYGGE_FUZZ_TARGET to one of: \(FuzzTargets.all.map(\.name).joined(separator: " "))\n", stderr)
+        printError("hygge-fuzz: set HYGGE_FUZZ_TARGET to one of: \(FuzzTargets.all.map(\.name).joined(separator: " "))")
         exit(2)
     }
     return target
@@ -46,8 +46,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         try target.run(bytes)
     } catch {
-        fputs("hygge-fuzz: \(target.name): property violated: \(error)\n", stderr)
+        printError("hygge-fuzz: \(target.name): property violated: \(error)")
         abort()
     }
     return 0
+}
+
+private func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

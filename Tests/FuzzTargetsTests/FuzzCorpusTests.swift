@@ -50,9 +50,7 @@ struct FuzzCorpusTests {
         let target = try #require(FuzzTargets.named(name))
         let seeds = target.seeds()
         var generator = SplitMix64(seed: 0x4879_6767_6546_757A)
-        // The targets that write files per input get fewer rounds; libFuzzer gives them minutes.
-        let rounds = ["journal-segment", "snapshot-file", "restore"].contains(name) ? 60 : 300
-        for round in 0..<rounds {
+        for round in 0..<300 {
             var input = seeds[round % seeds.count]
             for _ in 0...Int(generator.next() % 4) { Self.mutate(&input, &generator) }
             do { try target.run(input) } catch { Issue.record("\(name) mutation \(round): \(error)") }
