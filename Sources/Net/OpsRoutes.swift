@@ -23,7 +23,8 @@ struct OpsRoutes {
             JSONResponse.raw(OpenAPIDocument.yaml, contentType: "application/yaml; charset=utf-8")
         }
         router.get("/metrics") { _, _ in
-            JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            await self.dependencies.stateKeeper?.refreshGauges()
+            return JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.post("/admin/snapshot") { request, _ in
             try self.authorize(request)

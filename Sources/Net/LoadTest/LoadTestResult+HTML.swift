@@ -26,7 +26,7 @@ extension LoadTestResult {
         var width = 880.0
         var height = 300.0
         var left = 64.0
-        var right = 20.0
+        var right = 44.0
         var top = 16.0
         var bottom = 40.0
         var plotWidth: Double { self.width - self.left - self.right }
@@ -111,7 +111,7 @@ extension LoadTestResult {
     private func latencyOverTimeSVG() -> String {
         let frame = Frame()
         let xMax = Self.niceCeiling(Double(max(1, self.timeline.count)))
-        let yMax = Self.niceCeiling(self.timeline.map(\.p99_ms).max() ?? 1)
+        let yMax = Self.niceCeiling(self.timeline.map(\.max_ms).max() ?? 1)
         var body = Self.axes(
             frame, xTicks: Self.linearTicks(max: xMax) { String(format: "%.0f", $0) },
             yTicks: Self.linearTicks(max: yMax) { Self.ms($0) }, xLabel: "seconds since start", yLabel: "latency (ms)")
@@ -129,7 +129,7 @@ extension LoadTestResult {
         for (x, y) in points(\.max_ms) {
             body += "<circle cx=\"\(Self.number(x))\" cy=\"\(Self.number(y))\" r=\"1.6\" fill=\"#888\"/>"
         }
-        body += Self.legend([("p50", "#1f77b4", false), ("p99", "#d62728", false), ("max (clipped)", "#888", true)], frame: frame)
+        body += Self.legend([("p50", "#1f77b4", false), ("p99", "#d62728", false), ("max", "#888", true)], frame: frame)
         return self.wrap(body, frame, title: "latency over time")
     }
 
@@ -219,7 +219,7 @@ extension LoadTestResult {
             <h2>Latency over time (\(primary))</h2>
             <figure>\(self.latencyOverTimeSVG())<figcaption>p50 and p99 of the \(primary)s that finished in each second; grey dots: the second's maximum.</figcaption></figure>
             <h2>Throughput over time</h2>
-            <figure>\(self.throughputSVG())<figcaption>\(primary.capitalized)s finished per second (red: failed).</figcaption></figure>
+            <figure>\(self.throughputSVG())<figcaption>\(primary)s finished per second (red: failed).</figcaption></figure>
             <h2>Errors by code</h2>
             \(errors)
             \(correctness)
