@@ -228,7 +228,7 @@ def verify(base, upstream, ledger, cycle):
         if source not in paid:
             failures.append(f"cycle {cycle}: order for {source} which is not a paid checkout")
     # Paid checkouts created this month: the monthly counter adds up (all of them are, in a test run).
-    if demo["paid"] != len(paid):
+    if demo["usage"]["paid"] != len(paid):
         failures.append(f"cycle {cycle}: monthly paid counter {demo['paid']} != {len(paid)} paid checkouts")
     return failures
 

@@ -548,7 +548,7 @@ paths:
     get:
       tags: [operations]
       operationId: adminMerchants
-      summary: Every merchant with its limit and live checkouts (no secrets).
+      summary: Every merchant with its limit, live checkouts and this month's ledger totals (no secrets).
       security: [{ adminToken: [] }]
       responses:
         "200":
@@ -561,7 +561,28 @@ paths:
                 properties:
                   merchants:
                     type: array
-                    items: { type: object }
+                    items:
+                      type: object
+                      required: [shop, installed, webhook_secret_set, monthly_limit, live_checkouts, usage]
+                      properties:
+                        shop: { type: string }
+                        installed: { type: boolean }
+                        company_id: { type: string }
+                        webhook_secret_set: { type: boolean }
+                        tier: { type: string }
+                        monthly_limit: { type: integer }
+                        live_checkouts: { type: integer }
+                        usage:
+                          type: object
+                          description: This month's ledger totals, minor units per currency.
+                          required: [month, paid, reserved, gross, refunds, fees]
+                          properties:
+                            month: { type: string, example: "2026-11" }
+                            paid: { type: integer }
+                            reserved: { type: integer }
+                            gross: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            refunds: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            fees: { type: array, items: { $ref: "#/components/schemas/Money" } }
         "401": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
 
