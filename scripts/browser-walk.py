@@ -630,19 +630,19 @@ def error_walk(browser, base, shot):
         foreign.shutdown(); foreign.server_close()
 
 
-def bench(browser, base, runs, shopify_ms, whop_ms, shot):
+def bench(browser, base, store, runs, shopify_ms, whop_ms, shot):
     call("POST", base + "/sandbox/config", {"shopify_latency_ms": shopify_ms, "whop_latency_ms": whop_ms})
     page = browser.new_page(1280, 900)
     rows = []
     try:
-        page.goto(base + "/sandbox/store")
+        page.goto(store + "/sandbox/store")
         variants = page.eval("Array.prototype.map.call(document.querySelectorAll('button[name=\"add\"]'), function (b) { return +b.dataset.variant; })")
         for run in range(runs):
             # Cold: a variant whose price the server has not cached yet; warm: the same cart again.
             kind = "cold" if run < len(variants) else "warm"
-            page.goto(base + "/sandbox/store")
+            page.goto(store + "/sandbox/store")
             page.eval("fetch(Shopify.routes.root + 'cart/clear.js', {method: 'POST'}).then(function () { return 1; })", await_promise=True)
-            page.goto(base + "/sandbox/store")
+            page.goto(store + "/sandbox/store")
             add_to_cart(page, run % len(variants))
             state, ms = checkout(page)
             if state != "ready":
@@ -679,6 +679,8 @@ def main():
     parser.add_argument("--bench", type=int, default=0, help="only measure, over N runs")
     parser.add_argument("--shopify-latency-ms", type=int, default=80)
     parser.add_argument("--whop-latency-ms", type=int, default=120)
+    parser.add_argument("--bench-origin", choices=["alias", "same"], default="alias",
+                        help="open the store on localhost (cross-origin to the API, as on Shopify) or on the API's origin")
     parser.add_argument("--time-limit", type=int, default=300, help="seconds before the walk gives up")
     args = parser.parse_args()
 
@@ -723,7 +725,7 @@ def main():
         os.makedirs(profile)
         browser = Browser(args.chromium, profile)
         if args.bench:
-            bench(browser, base, args.bench, args.shopify_latency_ms, args.whop_latency_ms, shot_for("bench"))
+            bench(browser, base, alias if args.bench_origin == "alias" else base, args.bench, args.shopify_latency_ms, args.whop_latency_ms, shot_for("bench"))
         else:
             for name, walk in (("desktop", lambda: desktop_walk(browser, base, alias, shot_for("desktop"))),
                                ("phone", lambda: phone_walk(browser, base, shot_for("phone"))),

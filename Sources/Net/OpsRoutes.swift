@@ -88,13 +88,10 @@ struct CORSMiddleware: RouterMiddleware {
         -> Response
     {
         guard request.uri.path.hasPrefix("/api/checkout/") else { return try await next(request, context) }
-        guard let origin = request.headers[.origin] else {
-            var response = try await next(request, context)
-            response.headers[.vary] = "Origin"
-            return response
-        }
-        let ok = await self.allowed(origin)
-        if request.method == .options {
+        let origin = request.headers[.origin]
+        var ok = false
+        if let origin { ok = await self.allowed(origin) }
+        if let origin, request.method == .options {
             var headers = HTTPFields()
             headers[.vary] = "Origin"
             if ok {
@@ -112,7 +109,7 @@ struct CORSMiddleware: RouterMiddleware {
             response = error.response(requestID: context.requestID)
         }
         response.headers[.vary] = "Origin"
-        if ok { response.headers[.accessControlAllowOrigin] = origin }
+        if ok, let origin { response.headers[.accessControlAllowOrigin] = origin }
         return response
     }
 }

@@ -136,6 +136,10 @@ extension Sandbox {
             return Self.html("<!doctype html><title>Not found</title><p>No such plan.</p>", status: .notFound)
         }
         let paid = configuration.paymentID != nil
+        let currency = configuration.currency.uppercased()
+        let amount = Currency.parseDecimal(configuration.price, currency: currency).map {
+            Currency.decimalString(minor: $0, currency: currency)
+        } ?? configuration.price
         let back = configuration.redirectURL.map {
             "<p id=\"back\" hidden><a href=\"\(Self.escape($0))\" target=\"_top\">Return to the store</a></p>"
         } ?? ""
@@ -146,7 +150,7 @@ extension Sandbox {
             button{font:inherit;padding:10px 18px;border:0;border-radius:8px;background:#ff6243;color:#fff;cursor:pointer;min-width:120px}
             button:disabled{background:#b9b2ae;cursor:default}.brand{font-weight:700;color:#ff6243}.card{border:1px solid #ddd;border-radius:8px;padding:10px;margin:10px 0;color:#555}
             </style></head><body><div class="box"><p><span class="brand">Whop</span> checkout (sandbox)</p>
-            <p>Amount: <strong id="amount">\(Self.escape(configuration.price)) \(Self.escape(configuration.currency.uppercased()))</strong></p>
+            <p>Amount: <strong id="amount">\(Self.escape(amount)) \(Self.escape(currency))</strong></p>
             <div class="card">Card •••• 4242 (sandbox test card)</div>
             <button id="pay" type="button" \(paid ? "disabled" : "")>\(paid ? "Paid" : "Pay")</button>
             <p id="result" role="status">\(paid ? "This plan is already paid." : "")</p>\(back)</div>

@@ -82,7 +82,7 @@ enum CartScript {
         "#hygge-drawer iframe{display:block;width:100%;min-height:380px;flex:1 0 380px;border:1px solid #e5e5e5;border-radius:8px;background:#fff}" +
         "#hygge-drawer button,#hygge-drawer a.hg-btn{display:inline-block;cursor:pointer;border-radius:6px;border:1px solid #1c1c1c;" +
         "background:#1c1c1c;color:#fff;padding:10px 14px;text-decoration:none;text-align:center;margin:4px 8px 0 0}" +
-        "#hygge-drawer .hg-secondary{background:#fff;color:#1c1c1c}" +
+        "#hygge-drawer button.hg-secondary,#hygge-drawer a.hg-btn.hg-secondary{background:#fff;color:#1c1c1c}" +
         "#hygge-drawer button.hg-close{background:none;color:#1c1c1c;border:1px solid transparent;font-size:24px;line-height:1;padding:4px 10px;margin:0}" +
         "#hygge-drawer a{color:#1c4fd6;text-decoration:underline}" +
         "#hygge-drawer :focus-visible{outline:3px solid #1c4fd6;outline-offset:2px}" +
@@ -93,6 +93,7 @@ enum CartScript {
         "#hygge-drawer .hg-small{font-size:13px;color:#555;margin:0}" +
         "#hygge-drawer .hg-ref{display:block;font-size:12px;color:#777;margin-top:6px}" +
         "@media (max-width:480px){#hygge-drawer{width:100%;box-shadow:none}#hygge-drawer .hg-body{padding:12px 14px 20px}" +
+        "#hygge-drawer .hg-head{padding:10px 6px 10px 14px}" +
         "#hygge-drawer iframe{min-height:420px}}";
 
       function build() {
@@ -184,8 +185,8 @@ enum CartScript {
         b.addEventListener("click", fn);
         return b;
       }
-      function backLink() {
-        var a = el("a", { href: ROOT, "class": "hg-btn hg-secondary" }, "Back to the store");
+      function backLink(primary) {
+        var a = el("a", { href: ROOT, "class": primary ? "hg-btn" : "hg-btn hg-secondary" }, "Back to the store");
         a.addEventListener("click", function (e) { if (state.status !== "order_synced") { e.preventDefault(); close(); } });
         return a;
       }
@@ -261,6 +262,8 @@ enum CartScript {
         var w = window.open(url, "_blank", "noopener");
         var box = body().querySelector(".hg-pay");
         if (box) {
+          if (state.frameTimer) { clearTimeout(state.frameTimer); state.frameTimer = null; }
+          status("Waiting for your payment in the other tab\u2026");
           box.textContent = "";
           box.appendChild(el("p", { "class": "hg-small" }, "Complete the payment in the new tab. This window updates by itself when you have paid."));
           var again = el("a", { href: url, target: "_blank", rel: "noopener", "class": "hg-tab" }, "Open the payment page again");
@@ -324,7 +327,7 @@ enum CartScript {
           var st = status("Paid \u2014 order " + c.shopify_order_name, "hg-paid");
           st.setAttribute("id", "hygge-paid");
           body().appendChild(el("p", { "class": "hg-small" }, "Thank you! The shop has your order " + c.shopify_order_name + " and will email you a confirmation."));
-          actions([backLink()]);
+          actions([backLink(true)]);
           setState("order_synced");
           clearCart();
           var back = body().querySelector(".hg-actions a"); if (back) back.focus();
@@ -390,7 +393,7 @@ enum CartScript {
           state.busy = false;
           if (err.code === "closed" || !state.open) return;
           if (err.code === "empty") {
-            status("Your cart is empty.", "", "status"); actions([backLink()]); setState("empty"); return;
+            status("Your cart is empty.", "", "status"); actions([backLink(true)]); setState("empty"); return;
           }
           if (err.code === "checkout_expired" || err.code === "unknown_checkout") { state.checkout = null; state.cartKey = null; }
           fail(err);
