@@ -114,7 +114,7 @@ package final class HyggeServer: Sendable {
         let publicURL = self.configuration.resolvedPublicURL
         var dependencies = NetDependencies(
             registry: self.core.registry, stateKeeper: self.core.keeper, publicURL: publicURL,
-            extraOrigins: self.sandbox != nil ? [Self.origin(publicURL)] : [],
+            extraOrigins: self.sandbox != nil ? Self.sandboxOrigins(publicURL) : [],
             adminToken: self.configuration.adminToken, sandbox: self.sandbox, readiness: self.readiness,
             metricsText: self.metricsText, logger: self.logger)
         dependencies.platformWebhookSecret = self.configuration.platformWebhookSecret
@@ -176,6 +176,19 @@ package final class HyggeServer: Sendable {
     /// Releases the outbound HTTP client; call after the service group returned.
     package func shutdown() async {
         try? await self.http.shutdown()
+    }
+
+    /// The demo storefront's origins: the public URL's, and on loopback its other name too (`localhost` ↔
+    /// `127.0.0.1`), so the storefront can be opened on an origin other than the API's and CORS is exercised.
+    static func sandboxOrigins(_ url: String) -> Set<String> {
+        let own = Self.origin(url)
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return [own] }
+        let port = parsed.port.map { ":\($0)" } ?? ""
+        switch host {
+        case "127.0.0.1": return [own, "\(scheme)://localhost\(port)"]
+        case "localhost": return [own, "\(scheme)://127.0.0.1\(port)"]
+        default: return [own]
+        }
     }
 
     static func origin(_ url: String) -> String {

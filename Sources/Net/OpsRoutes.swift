@@ -90,36 +90,37 @@ struct OpsRoutes {
     }
 }
 
-/// CORS for the buyer API: echoes an installed merchant's storefront origin (`https://{shop}`, or an extra origin
-/// such as the sandbox storefront); other origins get no CORS headers. Answers preflights itself.
+/// CORS for the buyer API (CONTRACT §2): echoes the origin of an installed merchant's storefront (`https://{shop}`,
+/// or an extra origin such as the sandbox's demo storefront); other origins get no CORS headers, preflights included.
+/// Every answer says `Vary: Origin`, so no cache hands one origin's answer to another.
 struct CORSMiddleware: RouterMiddleware {
     typealias Context = HyggeRequestContext
     let dependencies: NetDependencies
 
-    func allowed(_ origin: String) -> Bool {
+    func allowed(_ origin: String) async -> Bool {
         if self.dependencies.extraOrigins.contains(origin) { return true }
         guard origin.hasPrefix("https://") else { return false }
         let host = String(origin.dropFirst(8))
-        guard MerchantID.isValidShopDomain(host) else { return false }
-        return self.dependencies.registry.merchant(MerchantID(host)) != nil
+        guard MerchantID.isValidShopDomain(host), let merchant = self.dependencies.registry.merchant(MerchantID(host))
+        else { return false }
+        return await merchant.summary(now: .now).installed
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/checkout/"), let origin = request.headers[.origin] else {
-            return try await next(request, context)
-        }
-        let ok = self.allowed(origin)
-        if request.method == .options {
+        guard request.uri.path.hasPrefix("/api/checkout/") else { return try await next(request, context) }
+        let origin = request.headers[.origin]
+        var ok = false
+        if let origin { ok = await self.allowed(origin) }
+        if let origin, request.method == .options {
             var headers = HTTPFields()
+            headers[.vary] = "Origin"
             if ok {
                 headers[.accessControlAllowOrigin] = origin
                 headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
                 headers[.accessControlAllowHeaders] = "Content-Type, Idempotency-Key"
                 headers[.accessControlMaxAge] = "600"
-                headers[.vary] = "Origin"
             }
             return Response(status: .noContent, headers: headers)
         }
@@ -129,10 +130,8 @@ struct CORSMiddleware: RouterMiddleware {
         } catch let error as HyggeError {
             response = error.response(requestID: context.requestID)
         }
-        if ok {
-            response.headers[.accessControlAllowOrigin] = origin
-            response.headers[.vary] = "Origin"
-        }
+        response.headers[.vary] = "Origin"
+        if ok, let origin { response.headers[.accessControlAllowOrigin] = origin }
         return response
     }
 }

@@ -34,12 +34,25 @@ paths:
         - name: shop
           in: query
           required: false
+          description: >-
+            The shop the script tag belongs to. A shop that cannot take Hygge payments yet (unknown, uninstalled,
+            or without a validated Whop key and webhook secret) gets an inert script that leaves Checkout alone.
           schema: { type: string, maxLength: 255 }
+        - name: v
+          in: query
+          required: false
+          description: The script version; when it is the current one the answer is cacheable as immutable.
+          schema: { type: string, maxLength: 16 }
+        - name: If-None-Match
+          in: header
+          required: false
+          schema: { type: string }
       responses:
         "200":
           description: The script (cacheable, with an ETag).
           headers:
             ETag: { schema: { type: string } }
+            Cache-Control: { schema: { type: string } }
             X-Request-Id: { $ref: "#/components/headers/RequestID" }
           content:
             text/javascript:

@@ -139,6 +139,7 @@ extension Sandbox {
             let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
             if let ms = object["shopify_latency_ms"] as? Int { await self.shopify.setLatency(.milliseconds(ms)) }
             if let ms = object["whop_latency_ms"] as? Int { await self.whop.setLatency(.milliseconds(ms)) }
+            if let refused = object["whop_frame_deny"] as? Bool { await self.whop.setFramingRefused(refused) }
             return JSONResponse.make(["status": "ok"])
         }
         router.post("/sandbox/load-merchants") { request, context in
