@@ -22,6 +22,8 @@ package struct NetDependencies: Sendable {
     package var logger: Logger
     /// `WHOP_WEBHOOK_SECRET_HYGGE`: verifies Hygge's own SaaS subscription webhooks; nil rejects them all.
     package var platformWebhookSecret: String?
+    /// What the start-up restore did (`GET /admin/status`).
+    package var restore: RestoreReport?
 
     package init(
         registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],
