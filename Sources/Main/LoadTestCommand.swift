@@ -27,6 +27,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     @Option(help: "Checkouts (or requests) in total; default 200, or unlimited with --duration.") var checkouts: Int?
     @Option(help: "Concurrent virtual buyers.") var concurrency = 16
     @Option(help: "Stop starting new flows after this long, e.g. 30s.") var duration: String?
+    @Option(help: "Start at most R flows (or requests) per second, evenly spaced.") var rate: Double?
     @Option(help: "Unrecorded warm-up first, e.g. 5s.") var warmup: String?
     @Option(help: "Emulated Shopify latency, e.g. 80ms.") var shopifyLatency: String?
     @Option(help: "Emulated Whop latency, e.g. 120ms.") var whopLatency: String?
@@ -57,6 +58,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.merchants = self.merchants
         options.concurrency = self.concurrency
         options.duration = try duration(self.duration, "--duration")
+        options.rate = self.rate
         options.warmup = try duration(self.warmup, "--warmup")
         options.checkouts = self.checkouts ?? (options.duration == nil ? 200 : nil)
         options.shopifyLatency = try duration(self.shopifyLatency, "--shopify-latency")

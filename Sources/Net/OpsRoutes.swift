@@ -37,6 +37,28 @@ struct OpsRoutes {
             }
             return JSONResponse.make(SnapshotDTO(lsn: info.lsn, file: info.file, bytes: info.bytes))
         }
+        router.get("/admin/status") { request, _ in
+            try self.authorize(request)
+            struct RestoreDTO: Encodable {
+                var snapshot_lsn: UInt64
+                var replayed: Int
+                var skipped: Int
+                var merchants: Int
+            }
+            struct StatusDTO: Encodable {
+                var ready: Bool
+                var lsn: UInt64
+                var merchants: Int
+                var restore: RestoreDTO?
+            }
+            let restore = self.dependencies.restore.map {
+                RestoreDTO(snapshot_lsn: $0.snapshotLSN, replayed: $0.replayed, skipped: $0.skipped, merchants: $0.merchants)
+            }
+            return JSONResponse.make(
+                StatusDTO(
+                    ready: self.dependencies.readiness.isReady, lsn: self.dependencies.registry.lastLSN,
+                    merchants: self.dependencies.registry.count, restore: restore))
+        }
         router.get("/admin/merchants") { request, _ in
             try self.authorize(request)
             struct MerchantDTO: Encodable {

@@ -557,6 +557,38 @@ paths:
         "404": { $ref: "#/components/responses/Error" }
         "503": { $ref: "#/components/responses/Error" }
 
+  /admin/status:
+    get:
+      tags: [operations]
+      operationId: adminStatus
+      summary: The journal's last LSN, the merchant count and what the start-up restore replayed.
+      security: [{ adminToken: [] }]
+      responses:
+        "200":
+          description: The node's status.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [ready, lsn, merchants]
+                properties:
+                  ready: { type: boolean }
+                  lsn: { type: integer, description: LSN of the newest journal record. }
+                  merchants: { type: integer }
+                  restore:
+                    type: object
+                    description: >-
+                      The start-up restore: the snapshot it started from and how many journal records it replayed
+                      after it (0 after a clean shutdown, which ends with a final snapshot).
+                    required: [snapshot_lsn, replayed, skipped, merchants]
+                    properties:
+                      snapshot_lsn: { type: integer }
+                      replayed: { type: integer }
+                      skipped: { type: integer }
+                      merchants: { type: integer }
+        "401": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+
   /admin/merchants:
     get:
       tags: [operations]

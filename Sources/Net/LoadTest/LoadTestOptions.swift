@@ -24,6 +24,8 @@ package struct LoadTestOptions: Sendable {
     /// Flows (or requests) in total; nil = until `duration`.
     package var checkouts: Int? = 200
     package var concurrency = 16
+    /// Start at most this many flows (or requests) per second, evenly spaced; nil = as fast as `concurrency` allows.
+    package var rate: Double?
     /// Stop starting new flows after this long.
     package var duration: Duration?
     /// Runs the same load for this long first, unrecorded.

@@ -261,6 +261,11 @@ package final class LoadTestRunner: Sendable {
                 for _ in 0..<concurrency {
                     workers.addTask {
                         while let index = dispenser.claim() {
+                            if let rate = self.options.rate, rate > 0 {
+                                let due = recorder.start + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                                if let deadline, due >= deadline { return }
+                                try? await Task.sleep(until: due, clock: .continuous)
+                            }
                             await self.one(index, targets: targets, prepared: prepared, recorder: recorder)
                         }
                     }

@@ -5,6 +5,7 @@ import Hummingbird
 package import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// The embedded Shopify and Whop emulators and the demo storefront, mounted under `/sandbox/` (CONTRACT §9).
 package final class Sandbox: Sendable {
@@ -144,12 +145,20 @@ package final class Sandbox: Sendable {
         await self.shopify.products(shop).flatMap { $0.variants.map(\.id) }
     }
 
+    /// One webhook delivery attempt's timeout (Hygge acks a durable webhook in milliseconds).
+    static let deliveryTimeout: TimeAmount = .seconds(3)
+
     /// Delivers a signed webhook as Whop would (Standard Webhooks), retrying a few times; returns the last status.
     package func deliver(_ delivery: WhopEmulator.Delivery) async -> Int {
         let id = "msg_" + RandomToken.hex(bytes: 12)
         var status = 0
         for attempt in 0..<4 {
-            if attempt > 0 { try? await Task.sleep(for: .milliseconds(200 << attempt)) }
+            // While the server drains for shutdown it accepts no new connections: a delivery to ourselves cannot
+            // succeed, so do not hold the in-flight pay request (and with it the shutdown) on retries.
+            if attempt > 0 {
+                if Task.isShuttingDownGracefully { break }
+                try? await Task.sleep(for: .milliseconds(200 << attempt))
+            }
             let timestamp = String(Timestamp.now.seconds)
             var request = HTTPClientRequest(url: delivery.url)
             request.method = .POST
@@ -161,7 +170,7 @@ package final class Sandbox: Sendable {
                 value: StandardWebhooks.sign(secret: delivery.secret, id: id, timestamp: timestamp, body: delivery.body))
             request.body = .bytes(ByteBuffer(bytes: delivery.body))
             do {
-                let response = try await self.http.execute(request, timeout: .seconds(10))
+                let response = try await self.http.execute(request, timeout: Self.deliveryTimeout)
                 _ = try? await response.body.collect(upTo: 1 << 16)
                 status = Int(response.status.code)
                 if (200..<300).contains(status) || (400..<500).contains(status) { return status }
