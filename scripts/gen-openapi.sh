@@ -10,6 +10,7 @@ grep -q '"""#' openapi.yaml && { echo 'openapi.yaml must not contain """#'; exit
   echo 'enum OpenAPIDocument {'
   echo '    static let yaml = #"""'
   cat openapi.yaml
+  echo ''  # the string keeps the file's final newline
   echo '"""#'
   echo '}'
 } > Sources/Net/Generated/OpenAPIDocument.swift

@@ -89,6 +89,10 @@ package struct Checkout: Hashable, Sendable, Codable {
     package var orderID: Int64?
     package var orderName: String?
     package var orderSync: OrderSync?
+    /// Minor units of refunds asked of Whop because of Shopify `refunds/create` (nil: none).
+    package var refundRequested: Int64?
+    /// Why the last Shopify-initiated Whop refund failed (for the dashboard); nil when it did not.
+    package var refundError: String?
 
     package init(
         id: CheckoutID, lineItems: [LineItem], total: Money, clientTotalMismatch: Bool, email: String?,

@@ -126,3 +126,56 @@ package protocol WhopAPI: Sendable {
     /// `POST /payments/{id}/refund`; nil amount = full refund.
     func refund(apiKey: String, paymentID: String, amount: Money?) async throws(GatewayError)
 }
+
+/// What Shopify's OAuth code exchange gives: the offline access token and the scopes granted.
+package struct ShopifyAccessGrant: Hashable, Sendable {
+    package var token: String
+    package var scopes: String
+
+    package init(token: String, scopes: String) {
+        self.token = token
+        self.scopes = scopes
+    }
+}
+
+/// A script tag registered in a shop.
+package struct ShopifyScriptTag: Hashable, Sendable {
+    package var id: Int64
+    package var src: String
+
+    package init(id: Int64, src: String) {
+        self.id = id
+        self.src = src
+    }
+}
+
+/// A webhook subscription registered in a shop.
+package struct ShopifyWebhookSubscription: Hashable, Sendable {
+    package var id: Int64
+    package var topic: String
+    package var address: String
+
+    package init(id: Int64, topic: String, address: String) {
+        self.id = id
+        self.topic = topic
+        self.address = address
+    }
+}
+
+/// The Shopify app-install calls (OAuth code exchange, script tags, webhook subscriptions), used by the install flow
+/// in Net. A separate protocol from `ShopifyAdmin` so fakes of the order path need not implement them.
+package protocol ShopifyInstaller: Sendable {
+    /// `POST {base}/admin/oauth/access_token` with `client_id`, `client_secret` and the one-time `code`.
+    func exchangeCode(shop: MerchantID, clientID: String, clientSecret: String, code: String)
+        async throws(GatewayError) -> ShopifyAccessGrant
+    /// `GET /admin/api/{v}/script_tags.json`.
+    func scriptTags(shop: MerchantID, token: String) async throws(GatewayError) -> [ShopifyScriptTag]
+    /// `POST /admin/api/{v}/script_tags.json` with `event: onload`, `display_scope: online_store`.
+    func createScriptTag(shop: MerchantID, token: String, src: String) async throws(GatewayError) -> ShopifyScriptTag
+    /// `DELETE /admin/api/{v}/script_tags/{id}.json`; a tag already gone is not an error.
+    func deleteScriptTag(shop: MerchantID, token: String, id: Int64) async throws(GatewayError)
+    /// `GET /admin/api/{v}/webhooks.json`.
+    func webhooks(shop: MerchantID, token: String) async throws(GatewayError) -> [ShopifyWebhookSubscription]
+    /// `POST /admin/api/{v}/webhooks.json`; Shopify's 422 "has already been taken" counts as success.
+    func subscribeWebhook(shop: MerchantID, token: String, topic: String, address: String) async throws(GatewayError)
+}

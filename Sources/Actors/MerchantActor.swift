@@ -56,10 +56,10 @@ package struct MerchantSummary: Hashable, Sendable {
 /// needing the same upstream result share one in-flight task.
 package actor MerchantActor {
     package nonisolated let id: MerchantID
-    private var state: MerchantState
-    private let environment: MerchantEnvironment
+    var state: MerchantState
+    let environment: MerchantEnvironment
     private var dataKey: SymmetricKey?
-    private var secretCache: [SecretField: String] = [:]
+    var secretCache: [SecretField: String] = [:]
     private var priceCache: [Int64: (info: VariantInfo, fetchedAt: Timestamp)] = [:]
     private var priceLoads: [Int64: Task<VariantInfo?, any Error>] = [:]
     private var planLoads: [CheckoutID: Task<WhopPlan, any Error>] = [:]
@@ -102,7 +102,7 @@ package actor MerchantActor {
     }
 
     /// Waits until everything this merchant has applied is durable, so no reply reveals an unjournaled change.
-    private func durable(_ lsn: UInt64? = nil) async throws(HyggeError) {
+    func durable(_ lsn: UInt64? = nil) async throws(HyggeError) {
         do {
             try await self.environment.journal.waitDurable(lsn ?? self.state.appliedLSN)
         } catch {
@@ -110,7 +110,7 @@ package actor MerchantActor {
         }
     }
 
-    private func commitDurably(_ events: [MerchantEvent]) async throws(HyggeError) {
+    func commitDurably(_ events: [MerchantEvent]) async throws(HyggeError) {
         let lsn = try self.commit(events)
         try await self.durable(lsn)
     }
@@ -129,7 +129,7 @@ package actor MerchantActor {
         }
     }
 
-    private func secret(_ field: SecretField) throws(HyggeError) -> String? {
+    func secret(_ field: SecretField) throws(HyggeError) -> String? {
         if let cached = self.secretCache[field] { return cached }
         let sealed: SealedValue? =
             switch field {

@@ -42,6 +42,16 @@ package enum MerchantEvent: Hashable, Sendable, Codable {
     case orderRetryRequested(checkout: CheckoutID)
     /// Hygge SaaS tier; nil tier = free.
     case tierChanged(tier: String?, monthlyLimit: Int?)
+    /// A Shopify `refunds/create` asked Whop to refund `amount` minor units of the checkout's payment (journaled
+    /// before the Whop call, so a redelivery never refunds twice).
+    case shopifyRefundRequested(checkout: CheckoutID, shopifyRefundID: Int64, amount: Int64, delivery: String, at: Timestamp)
+    /// The Whop refund call of a Shopify refund ended; `error` is a short label when it failed, and `released` the
+    /// minor units given back to the refundable amount (a refusal that certainly refunded nothing).
+    case shopifyRefundFinished(checkout: CheckoutID, shopifyRefundID: Int64, error: String?, released: Int64)
+    /// `customers/redact`: the buyer data of these checkouts is erased.
+    case customersRedacted(checkouts: [CheckoutID], delivery: String)
+    /// `shop/redact`: every secret and all buyer data of the shop erased (the ledger of amounts stays).
+    case shopRedacted(delivery: String, at: Timestamp)
 }
 
 /// One journal record's payload: which merchant, which event, and the payload format version.

@@ -219,6 +219,30 @@ package struct MerchantState: Hashable, Sendable, Codable {
         case .tierChanged(let tier, let limit):
             self.tier = tier
             self.monthlyLimit = limit
+        case .shopifyRefundRequested(let id, let refundID, let amount, let delivery, _):
+            self.remember(delivery: delivery)
+            self.remember(delivery: "shopify-refund:\(refundID)")
+            self.update(id) { checkout in
+                checkout.refundRequested = (checkout.refundRequested ?? 0) + amount
+                checkout.refundError = nil
+            }
+        case .shopifyRefundFinished(let id, _, let error, let released):
+            self.update(id) { checkout in
+                checkout.refundError = error
+                if released > 0 { checkout.refundRequested = max(0, (checkout.refundRequested ?? 0) - released) }
+            }
+        case .customersRedacted(let ids, let delivery):
+            self.remember(delivery: delivery)
+            for id in ids { self.update(id) { $0.email = nil } }
+        case .shopRedacted(let delivery, _):
+            self.remember(delivery: delivery)
+            self.installed = false
+            self.shopifyToken = nil
+            self.whopKey = nil
+            self.whopKeyFingerprint = nil
+            self.webhookSecret = nil
+            self.scopes = nil
+            for id in Array(self.checkouts.keys) { self.update(id) { $0.email = nil } }
         }
     }
 

@@ -44,6 +44,8 @@ package struct ServiceCore: Sendable {
         whop: any WhopAPI, logger: Logger
     ) throws -> ServiceCore {
         let restored = try Restore.run(store: store, logger: logger)
+        let locked = Vault.merchantsNotOpening(restored.states, master: master)
+        guard locked.isEmpty else { throw MasterKeyMismatch(merchants: locked) }
         let floor = restored.report.snapshotLSN
         let journal = restored.journal
         let environment = MerchantEnvironment(
@@ -92,5 +94,16 @@ package enum Restore {
                 "merchants": "\(report.merchants)", "duration": "\(clock.now - start)",
             ])
         return Result(journal: journal, states: restorer.states, report: report)
+    }
+}
+
+/// The master key does not unwrap the data keys of some merchants: a wrong `HYGGE_MASTER_KEY`, or the old one after
+/// `hygge keys rotate-master`. The server refuses to start rather than fail on the first secret it needs.
+package struct MasterKeyMismatch: Error, CustomStringConvertible {
+    package var merchants: [MerchantID]
+
+    package var description: String {
+        "HYGGE_MASTER_KEY does not open the data keys of \(self.merchants.count) merchant(s) (first: "
+            + "\(self.merchants.first.map(\.rawValue) ?? "-")); after `hygge keys rotate-master` start with the new key"
     }
 }

@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         configuredLogger.logLevel = Setting.string(self.logLevel, "LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
         let logger = configuredLogger
         let prometheus = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        MetricsSystem.bootstrap(PrometheusSetup.factory(registry: prometheus))
 
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let master = try Self.masterKey(Setting.string(self.masterKey, "HYGGE_MASTER_KEY"), sandbox: sandbox, dataDir: dataDir, logger: logger)
@@ -75,6 +75,12 @@ struct Serve: AsyncParsableCommand {
         configuration.settings.freeMonthlyLimit = self.freeMonthlyLimit ?? env["HYGGE_FREE_MONTHLY_LIMIT"].flatMap(Int.init) ?? 50
         configuration.settings.tiers = Self.parseTiers(Setting.string(self.tiers, "HYGGE_TIERS") ?? "")
         configuration.shopifyBaseURL = Setting.string(self.shopifyBaseURL, "HYGGE_SHOPIFY_BASE_URL")
+        configuration.shopifyAPIKey = Setting.string(self.shopifyAPIKey, "SHOPIFY_API_KEY")
+        configuration.shopifyAPISecret = Setting.string(self.shopifyAPISecret, "SHOPIFY_API_SECRET")
+        configuration.shopifyScopes = Setting.string(self.shopifyScopes, "SHOPIFY_SCOPES", ShopifyApp.defaultScopes)!
+        if !sandbox, configuration.shopifyAPISecret == nil {
+            throw ConfigurationError("SHOPIFY_API_SECRET is required with SHOPIFY_API_KEY")
+        }
         configuration.whopAPIBase = Setting.string(self.whopAPIBase, "HYGGE_WHOP_API_BASE")
         configuration.shopifyAPIVersion = Setting.string(self.shopifyAPIVersion, "HYGGE_SHOPIFY_API_VERSION", "2026-10")!
         configuration.whopAPIVersion = Setting.string(self.whopAPIVersion, "HYGGE_WHOP_API_VERSION", "2025-01-01")!

@@ -11,6 +11,8 @@ package struct HyggeRequestContext: RequestContext {
     /// The shop the request concerns, once a handler knows it (a box, because handlers get a copy of the context
     /// and the request log line is written by the outer middleware).
     package let merchantTag = MerchantTag()
+    /// The authenticated merchant of `/api/merchant/*` and `/app*` requests (set by `MerchantSessionMiddleware`).
+    package var session: MerchantSession?
 
     /// The shop the request concerns, once known.
     package var merchant: String? {

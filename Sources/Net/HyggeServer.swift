@@ -29,6 +29,12 @@ package struct ServerConfiguration: Sendable {
     package var platformWebhookSecret: String?
     /// Prints the sandbox banner once seeded.
     package var printBanner = true
+    /// `SHOPIFY_API_KEY` / `SHOPIFY_API_SECRET`; in sandbox mode nil means the made-up
+    /// `ShopifyApp.sandboxAPIKey` / `sandboxAPISecret`. Outside the sandbox both are needed for the merchant app.
+    package var shopifyAPIKey: String?
+    package var shopifyAPISecret: String?
+    /// `SHOPIFY_SCOPES`.
+    package var shopifyScopes = ShopifyApp.defaultScopes
 
     package init(store: StoreConfiguration, master: MasterKey) {
         self.store = store
@@ -53,6 +59,8 @@ package final class HyggeServer: Sendable {
     package let http: HTTPClient
     package let whop: WhopHTTPClient
     package let shopify: ShopifyHTTPClient
+    /// The resolved `HYGGE_SHOPIFY_BASE_URL` (`{shop}` not yet replaced).
+    package let shopifyBaseTemplate: String
     package let readiness = Readiness()
     let logger: Logger
     let metricsText: @Sendable () -> String
@@ -63,6 +71,13 @@ package final class HyggeServer: Sendable {
     ) throws {
         var configuration = configuration
         let publicURL = configuration.resolvedPublicURL
+        if configuration.sandbox {
+            // The emulated OAuth page signs with whichever app secret Hygge verifies with.
+            configuration.shopifyAPIKey = configuration.shopifyAPIKey ?? configuration.demo.appAPIKey
+            configuration.shopifyAPISecret = configuration.shopifyAPISecret ?? configuration.demo.appAPISecret
+            configuration.demo.appAPIKey = configuration.shopifyAPIKey ?? ShopifyApp.sandboxAPIKey
+            configuration.demo.appAPISecret = configuration.shopifyAPISecret ?? ShopifyApp.sandboxAPISecret
+        }
         if configuration.sandbox && configuration.settings.redirectURLTemplate == DomainSettings().redirectURLTemplate {
             configuration.settings.redirectURLTemplate = "\(publicURL)/sandbox/store"
         }
@@ -72,11 +87,11 @@ package final class HyggeServer: Sendable {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         self.http = http
         let sandbox = configuration.sandbox
+        let shopifyBase = configuration.shopifyBaseURL
+            ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
+        self.shopifyBaseTemplate = shopifyBase
         self.shopify = ShopifyHTTPClient(
-            http: http,
-            baseTemplate: configuration.shopifyBaseURL
-                ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}"),
-            apiVersion: configuration.shopifyAPIVersion, logger: logger)
+            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
             base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
@@ -103,6 +118,11 @@ package final class HyggeServer: Sendable {
             adminToken: self.configuration.adminToken, sandbox: self.sandbox, readiness: self.readiness,
             metricsText: self.metricsText, logger: self.logger)
         dependencies.platformWebhookSecret = self.configuration.platformWebhookSecret
+        if let key = self.configuration.shopifyAPIKey, let secret = self.configuration.shopifyAPISecret {
+            dependencies.shopifyApp = ShopifyApp(
+                apiKey: key, apiSecret: secret, scopes: self.configuration.shopifyScopes,
+                baseTemplate: self.shopifyBaseTemplate, installer: self.shopify)
+        }
         return dependencies
     }
 

@@ -22,6 +22,10 @@ package struct NetDependencies: Sendable {
     package var logger: Logger
     /// `WHOP_WEBHOOK_SECRET_HYGGE`: verifies Hygge's own SaaS subscription webhooks; nil rejects them all.
     package var platformWebhookSecret: String?
+    /// The Shopify app (OAuth install, session tokens, Shopify webhooks); nil turns the merchant app off.
+    package var shopifyApp: ShopifyApp?
+    /// Outstanding install `state` values.
+    package let oauthStates = OAuthStates()
 
     package init(
         registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],

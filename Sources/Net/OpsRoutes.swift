@@ -23,7 +23,8 @@ struct OpsRoutes {
             JSONResponse.raw(OpenAPIDocument.yaml, contentType: "application/yaml; charset=utf-8")
         }
         router.get("/metrics") { _, _ in
-            JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            await self.dependencies.stateKeeper?.refreshGauges()
+            return JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.post("/admin/snapshot") { request, _ in
             try self.authorize(request)
@@ -46,6 +47,22 @@ struct OpsRoutes {
                 var tier: String?
                 var monthly_limit: Int
                 var live_checkouts: Int
+                var usage: UsageDTO
+                var pending_orders: Int
+            }
+            /// This month's ledger totals (minor units per currency), as `GET /api/merchant` shows the merchant.
+            struct UsageDTO: Encodable {
+                var month: String
+                var paid: Int
+                var reserved: Int
+                var gross: [CheckoutRoutes.MoneyDTO]
+                var refunds: [CheckoutRoutes.MoneyDTO]
+                var fees: [CheckoutRoutes.MoneyDTO]
+            }
+            func money(_ amounts: [String: Int64]) -> [CheckoutRoutes.MoneyDTO] {
+                amounts.sorted { $0.key < $1.key }.map {
+                    CheckoutRoutes.MoneyDTO(Money(amount: $0.value, currency: $0.key))
+                }
             }
             var rows: [MerchantDTO] = []
             for merchant in self.dependencies.registry.all {
@@ -54,7 +71,12 @@ struct OpsRoutes {
                     MerchantDTO(
                         shop: summary.shop.rawValue, installed: summary.installed, company_id: summary.companyID,
                         webhook_secret_set: summary.webhookSecretSet, tier: summary.tier,
-                        monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts))
+                        monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts,
+                        usage: UsageDTO(
+                            month: summary.month, paid: summary.usage.paid, reserved: summary.reserved,
+                            gross: money(summary.usage.gross), refunds: money(summary.usage.refunds),
+                            fees: money(summary.usage.fees)),
+                        pending_orders: await merchant.pendingOrders.count))
             }
             return JSONResponse.make(["merchants": rows])
         }
@@ -123,6 +145,10 @@ package func makeRouter(_ dependencies: NetDependencies) -> Router<HyggeRequestC
     CheckoutRoutes(dependencies: dependencies).register(on: router)
     WebhookRoutes(dependencies: dependencies).register(on: router)
     EmbedRoutes(dependencies: dependencies).register(on: router)
-    dependencies.sandbox?.register(on: router)
+    ShopifyInstallRoutes(dependencies: dependencies).register(on: router)
+    ShopifyWebhookRoutes(dependencies: dependencies).register(on: router)
+    MerchantAPIRoutes(dependencies: dependencies).register(on: router)
+    AppPages(dependencies: dependencies).register(on: router)
+    dependencies.sandbox?.register(on: router, registry: dependencies.registry)
     return router
 }

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// Shopify Admin REST over HTTP (`X-Shopify-Access-Token`). The base URL template (`https://{shop}` in production,
 /// the embedded emulator in the sandbox) is the only difference between the two.
 package struct ShopifyHTTPClient: ShopifyAdmin {
-    private let upstream: Upstream
+    let upstream: Upstream
     private let baseTemplate: String
     private let apiVersion: String
 
@@ -28,7 +28,7 @@ package struct ShopifyHTTPClient: ShopifyAdmin {
         return base
     }
 
-    private func url(_ shop: MerchantID, _ path: String) -> String {
+    func url(_ shop: MerchantID, _ path: String) -> String {
         "\(self.base(shop))/admin/api/\(self.apiVersion)/\(path)"
     }
 

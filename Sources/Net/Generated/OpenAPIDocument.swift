@@ -197,6 +197,109 @@ paths:
           description: No session; redirect to install.
         "401": { $ref: "#/components/responses/Error" }
 
+  /app/integrations/whop:
+    get:
+      tags: [merchant]
+      operationId: appWhopIntegration
+      summary: Integrations → Whop page (webhook URL to copy, signing-secret form, whether a signed event arrived).
+      security: [{ session: [] }, { sessionToken: [] }]
+      responses:
+        "200": { description: HTML page., content: { text/html: { schema: { type: string } } } }
+        "401": { description: Not signed in (HTML page). }
+        "403": { $ref: "#/components/responses/Error" }
+
+  /app/settings:
+    get:
+      tags: [merchant]
+      operationId: appSettings
+      summary: Settings page (shop, Whop company, key fingerprint, plan, limit; replace-key form).
+      security: [{ session: [] }, { sessionToken: [] }]
+      responses:
+        "200": { description: HTML page., content: { text/html: { schema: { type: string } } } }
+        "401": { description: Not signed in (HTML page). }
+        "403": { $ref: "#/components/responses/Error" }
+
+  /app/whop-key:
+    post:
+      tags: [merchant]
+      operationId: appPostWhopKey
+      summary: The wizard's form; validates the key with Whop before saving it.
+      security: [{ session: [] }, { sessionToken: [] }]
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [_csrf, api_key]
+              properties:
+                _csrf: { type: string, description: CSRF token of the session (required with the session cookie). }
+                api_key: { type: string }
+      responses:
+        "303": { description: Saved; back to `/app`. }
+        "403": { $ref: "#/components/responses/Error" }
+        "422": { description: "The wizard again with \"This key didn't validate\" and the three checks (HTML)." }
+        "502": { description: Whop did not answer (HTML). }
+
+  /app/webhook-secret:
+    post:
+      tags: [merchant]
+      operationId: appPostWebhookSecret
+      summary: The Integrations → Whop form for the webhook signing secret.
+      security: [{ session: [] }, { sessionToken: [] }]
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              required: [_csrf, secret]
+              properties:
+                _csrf: { type: string }
+                secret: { type: string }
+      responses:
+        "303": { description: Saved; back to `/app/integrations/whop`. }
+        "400": { $ref: "#/components/responses/Error" }
+        "403": { $ref: "#/components/responses/Error" }
+
+  /app/orders/{checkout_id}/retry-sync:
+    post:
+      tags: [merchant]
+      operationId: appPostRetrySync
+      summary: The dashboard's retry button for a failed order sync.
+      security: [{ session: [] }, { sessionToken: [] }]
+      parameters:
+        - { name: checkout_id, in: path, required: true, schema: { type: string, maxLength: 64 } }
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              properties:
+                _csrf: { type: string }
+      responses:
+        "303": { description: Queued; back to `/app`. }
+        "403": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+        "409": { $ref: "#/components/responses/Error" }
+
+  /assets/hygge.css:
+    get:
+      tags: [merchant]
+      operationId: appStylesheet
+      summary: The merchant app's stylesheet (no inline styles, so the CSP stays strict).
+      responses:
+        "200": { description: CSS., content: { text/css: { schema: { type: string } } } }
+
+  /assets/hygge.js:
+    get:
+      tags: [merchant]
+      operationId: appScript
+      summary: The merchant app's small script (copy button).
+      responses:
+        "200": { description: JavaScript., content: { text/javascript: { schema: { type: string } } } }
+
   /api/merchant:
     get:
       tags: [merchant]
@@ -458,7 +561,7 @@ paths:
     get:
       tags: [operations]
       operationId: adminMerchants
-      summary: Every merchant with its limit and live checkouts (no secrets).
+      summary: Every merchant with its limit, live checkouts and this month's ledger totals (no secrets).
       security: [{ adminToken: [] }]
       responses:
         "200":
@@ -471,7 +574,28 @@ paths:
                 properties:
                   merchants:
                     type: array
-                    items: { type: object }
+                    items:
+                      type: object
+                      required: [shop, installed, webhook_secret_set, monthly_limit, live_checkouts, usage]
+                      properties:
+                        shop: { type: string }
+                        installed: { type: boolean }
+                        company_id: { type: string }
+                        webhook_secret_set: { type: boolean }
+                        tier: { type: string }
+                        monthly_limit: { type: integer }
+                        live_checkouts: { type: integer }
+                        usage:
+                          type: object
+                          description: This month's ledger totals, minor units per currency.
+                          required: [month, paid, reserved, gross, refunds, fees]
+                          properties:
+                            month: { type: string, example: "2026-11" }
+                            paid: { type: integer }
+                            reserved: { type: integer }
+                            gross: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            refunds: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            fees: { type: array, items: { $ref: "#/components/schemas/Money" } }
         "401": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
 
@@ -660,7 +784,9 @@ components:
         shop: { type: string }
         company_id: { type: ["string", "null"] }
         whop_key_fingerprint: { type: ["string", "null"] }
+        installed: { type: boolean }
         webhook_secret_set: { type: boolean }
+        webhook_received: { type: boolean, description: Whether a correctly signed Whop event has arrived. }
         tier: { type: ["string", "null"] }
         monthly_limit: { type: integer }
         usage:
@@ -691,14 +817,22 @@ components:
               currency: { type: string }
               amount: { type: integer }
               fee: { type: integer }
-        totals:
-          type: object
-          required: [gross, refunds, fees, net]
-          properties:
-            gross: { type: integer }
-            refunds: { type: integer }
-            fees: { type: integer }
-            net: { type: integer }
+        totals: { $ref: "#/components/schemas/LedgerTotals" }
+        totals_by_currency:
+          type: array
+          description: One entry per currency of the month's rows (`totals` is the first of them).
+          items: { $ref: "#/components/schemas/LedgerTotals" }
+
+    LedgerTotals:
+      type: object
+      description: Minor units of one currency; `net = gross - refunds - fees`; refunds do not return the fee.
+      required: [currency, gross, refunds, fees, net]
+      properties:
+        currency: { type: string }
+        gross: { type: integer }
+        refunds: { type: integer }
+        fees: { type: integer }
+        net: { type: integer }
 
     WhopEnvelope:
       type: object
@@ -715,5 +849,6 @@ components:
       required: [status]
       properties:
         status: { type: string, enum: [recorded, duplicate, mismatch, ignored, failed, refunded] }
+
 """#
 }

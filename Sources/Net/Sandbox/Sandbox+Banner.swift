@@ -12,6 +12,8 @@ enum Banner {
             │ Whop API key      \(demo.whopKey)  (company \(demo.companyID))
             │ Webhook secret    \(demo.webhookSecret)
             │ Storefront        \(publicURL)/sandbox/store
+            │ Shopify app       key \(demo.appAPIKey), secret \(demo.appAPISecret)
+            │ Install a shop    \(publicURL)/shopify/install?shop=my-shop.myshopify.com  (then /app)
             └───────────────────────────────────────────────────────────────────────────
             Try the flow:
               curl -s -X POST \(publicURL)/api/checkout/create-from-cart -H 'Content-Type: application/json' \\

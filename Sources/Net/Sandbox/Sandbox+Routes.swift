@@ -1,7 +1,7 @@
-import Actors
+package import Actors
 import Foundation
 import HTTPTypes
-import Hummingbird
+package import Hummingbird
 import NIOCore
 
 extension Sandbox {
@@ -17,7 +17,7 @@ extension Sandbox {
     }
 
     /// Mounts the emulators, the pay endpoint, the purchase page and the demo storefront.
-    func register(on router: Router<HyggeRequestContext>) {
+    package func register(on router: Router<HyggeRequestContext>, registry: MerchantRegistry? = nil) {
         let token = HTTPField.Name("X-Shopify-Access-Token")!
         let shopify = router.group("/sandbox/shopify/{shop}/admin")
         shopify.get("api/{version}/variants/{file}") { request, context in
@@ -82,6 +82,9 @@ extension Sandbox {
                     shop: context.parameters.get("shop") ?? "", token: request.headers[token], method: "POST",
                     body: body), latency: .zero)
         }
+        shopify.get("oauth/authorize") { request, context in
+            try await self.authorize(request, shop: context.parameters.get("shop") ?? "")
+        }
         shopify.post("oauth/access_token") { request, context in
             let body = try await request.bodyBytes(context: context)
             let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
@@ -113,10 +116,17 @@ extension Sandbox {
         }
         whopAPI.post("payments/{id}/refund") { request, context in
             let body = try await request.bodyBytes(context: context)
-            return await Self.answer(
-                await self.whop.refund(
-                    authorization: request.headers[.authorization], paymentID: context.parameters.get("id") ?? "",
-                    body: body), latency: await self.whop.latency)
+            let answer = await self.whop.refund(
+                authorization: request.headers[.authorization], paymentID: context.parameters.get("id") ?? "",
+                body: body)
+            // Whop tells the merchant's webhook about the refund after answering the API call.
+            let deliveries = await self.whop.takeRefundDeliveries()
+            if !deliveries.isEmpty {
+                Task {
+                    for delivery in deliveries { _ = await self.deliver(delivery) }
+                }
+            }
+            return await Self.answer(answer, latency: await self.whop.latency)
         }
         router.post("/sandbox/whop/pay") { request, context in
             try await self.pay(request, context)
@@ -132,7 +142,51 @@ extension Sandbox {
             if let refused = object["whop_frame_deny"] as? Bool { await self.whop.setFramingRefused(refused) }
             return JSONResponse.make(["status": "ok"])
         }
+        router.post("/sandbox/load-merchants") { request, context in
+            struct Body: Decodable { var count: Int? }
+            struct Answer: Encodable {
+                var demo: LoadMerchant
+                var merchants: [LoadMerchant]
+            }
+            let body = try CheckoutRoutes.decodeStrict(Body.self, try await request.bodyBytes(context: context))
+            let count = body.count ?? 0
+            guard (0...Self.loadMerchantsMax).contains(count) else {
+                throw HyggeError.invalidRequest("count must be 0…\(Self.loadMerchantsMax)")
+            }
+            guard let registry else { throw HyggeError.notFound }
+            let merchants = try await self.seedLoadMerchants(
+                count: count, registry: registry, whop: registry.environment.whop)
+            return JSONResponse.make(Answer(demo: await self.demoLoadMerchant(), merchants: merchants))
+        }
         self.registerStorefront(on: router)
+    }
+
+    /// The emulated OAuth authorize page: no consent screen, it redirects straight back to `redirect_uri` with a
+    /// fresh code and Shopify's `hmac` (signed with the sandbox app secret), as Shopify does after the merchant
+    /// clicks Install. Only redirects to this server's own callback.
+    private func authorize(_ request: Request, shop: String) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard MerchantID.isValidShopDomain(shop) else { throw HyggeError.invalidShop }
+        guard query.get("client_id").map({ String($0) }) == self.demo.appAPIKey else {
+            return JSONResponse.raw(
+                "{\"errors\":\"Invalid client_id\"}", contentType: "application/json", status: .badRequest)
+        }
+        guard let redirect = query.get("redirect_uri").map({ String($0) }), redirect == "\(self.publicURL)/shopify/callback",
+            let state = query.get("state").map({ String($0) })
+        else {
+            return JSONResponse.raw(
+                "{\"errors\":\"The redirect_uri is not whitelisted\"}", contentType: "application/json",
+                status: .badRequest)
+        }
+        let code = await self.shopify.mintCode(shop: shop)
+        var pairs: [(String, String)] = [
+            ("code", code), ("host", Data("admin.shopify.com/store/\(shop.dropLast(14))".utf8).base64EncodedString()),
+            ("shop", shop), ("state", state), ("timestamp", String(Timestamp.now.seconds)),
+        ]
+        pairs.append(("hmac", ShopifyCallbackSignature.sign(ShopifyCallbackSignature.message(pairs), secret: self.demo.appAPISecret)))
+        var headers = HTTPFields()
+        headers[.location] = redirect + "?" + ShopifyInstallRoutes.query(pairs)
+        return Response(status: .found, headers: headers)
     }
 
     struct PayBody: Decodable {

@@ -273,6 +273,24 @@ package actor ShopifyEmulator {
         return Self.json(["webhooks": record.webhooks])
     }
 
+    /// The access token of a shop (tests check it never leaks).
+    package func token(of shop: String) -> String? { self.shops[shop]?.token }
+
+    /// Adds a script tag directly (tests of the install's tag replacement).
+    package func addScriptTag(shop: String, src: String) {
+        self.shops[shop]?.scriptTags.append(["id": self.newID(), "src": src, "event": "onload", "display_scope": "all"])
+    }
+
+    /// The `src` and `display_scope` of every script tag of a shop.
+    package func scriptTagList(of shop: String) -> [(src: String, scope: String)] {
+        (self.shops[shop]?.scriptTags ?? []).map { ($0["src"] as? String ?? "", $0["display_scope"] as? String ?? "") }
+    }
+
+    /// The topics of a shop's webhook subscriptions.
+    package func webhookTopics(of shop: String) -> [String] {
+        (self.shops[shop]?.webhooks ?? []).compactMap { $0["topic"] as? String }
+    }
+
     /// Adds a variant to a storefront cart (cart token from the browser's cookie).
     package func addToCart(token: String, variant: Int64, quantity: Int) {
         var lines = self.carts[token] ?? []

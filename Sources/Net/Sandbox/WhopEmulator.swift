@@ -34,6 +34,7 @@ package actor WhopEmulator {
     private var payments: [String: (configuration: String, refunded: Int64)] = [:]
     /// Refund calls received (payment id, partial amount text or nil for full).
     package private(set) var refunds: [(String, String?)] = []
+    private var pendingRefundDeliveries: [Delivery] = []
     private let publicURL: String
     package var latency: Duration = .zero
     /// Whether purchase pages refuse to be framed (`X-Frame-Options: DENY`), as a real checkout page may.
@@ -204,7 +205,36 @@ package actor WhopEmulator {
             configuration.companyID == company.id
         else { return Self.error(404, "not_found", "Payment not found") }
         let partial = ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])?["partial_amount"]
+        let currency = configuration.currency.uppercased()
+        let paid = Currency.parseDecimal(configuration.price, currency: currency) ?? 0
+        let asked = partial.flatMap { Currency.parseDecimal("\($0)", currency: currency) } ?? (paid - payment.refunded)
+        guard asked > 0, payment.refunded + asked <= paid else {
+            return Self.error(422, "invalid_request_error", "The refund amount exceeds the refundable amount")
+        }
+        self.payments[paymentID]?.refunded += asked
         self.refunds.append((paymentID, partial.map { "\($0)" }))
-        return ShopifyEmulator.json(["id": paymentID, "status": "paid", "refunded_amount": partial ?? configuration.price])
+        let refundID = "rfnd_" + RandomToken.hex(bytes: 10)
+        let amount = Currency.decimalString(minor: asked, currency: currency)
+        if let company = self.companies[configuration.companyID], let url = company.webhookURL,
+            let secret = company.webhookSecret
+        {
+            let event = """
+                {"id":"msg_\(RandomToken.hex(bytes: 12))","api_version":"v1","timestamp":"\(Timestamp.now.iso8601)",\
+                "type":"refund.created","company_id":"\(company.id)",\
+                "data":{"id":"\(refundID)","payment_id":"\(paymentID)","amount":\(amount),\
+                "currency":"\(configuration.currency.lowercased())","status":"succeeded"}}
+                """
+            self.pendingRefundDeliveries.append(
+                Delivery(url: url, secret: secret, body: Data(event.utf8), paymentID: paymentID))
+        }
+        return ShopifyEmulator.json([
+            "id": paymentID, "status": "paid", "refunded_amount": Currency.decimalString(minor: payment.refunded + asked, currency: currency),
+        ])
+    }
+
+    /// Takes the `refund.created` webhooks that refunds produced (the routes deliver them as Whop would).
+    package func takeRefundDeliveries() -> [Delivery] {
+        defer { self.pendingRefundDeliveries = [] }
+        return self.pendingRefundDeliveries
     }
 }
