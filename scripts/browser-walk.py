@@ -574,6 +574,38 @@ def new_tab_walk(browser, base, shot):
         page.close()
 
 
+def reopen_walk(browser, base, shot):
+    """The buyer closes the drawer, pays elsewhere (another tab), then clicks Checkout again: the drawer shows the
+    paid order instead of a second checkout."""
+    label = "reopen"
+    page = browser.new_page(1280, 900)
+    try:
+        page.goto(base + "/sandbox/store")
+        add_to_cart(page, 7)
+        capture_checkout_ids(page)
+        state, _ = checkout(page)
+        require(f"{label}: Checkout opens the drawer", state == "ready", f"state {state}")
+        url = page.eval("document.querySelector('#hygge-drawer iframe').src")
+        page.key("Escape")
+        status, body = call("POST", base + "/sandbox/whop/pay", {"purchase_url": url})
+        require(f"{label}: paid outside the drawer", status == 200, body.decode()[:100])
+        chk = created(page)[0]["checkout_id"]
+        for _ in range(100):
+            status, body = call("GET", f"{base}/api/checkout/{chk}")
+            if json.loads(body).get("status") == "order_synced":
+                break
+            time.sleep(0.1)
+        page.click('button[name="checkout"]')
+        state = wait_state(page, ["order_synced", "error", "ready"], 15)
+        text = page.eval("(document.getElementById('hygge-paid')||{}).textContent || ''")
+        check(f"{label}: Checkout again shows the paid order, not a new checkout",
+              state == "order_synced" and re.search(r"Paid .* #\d+", text) is not None and len(created(page)) == 1,
+              f"{state} {text!r}, {len(created(page))} created")
+        shot(page, "paid-elsewhere")
+    finally:
+        page.close()
+
+
 def error_walk(browser, base, shot):
     label = "errors"
     page = browser.new_page(1280, 900)
@@ -784,6 +816,7 @@ def main():
             for name, walk in (("desktop", lambda: desktop_walk(browser, base, alias, shot_for("desktop"))),
                                ("phone", lambda: phone_walk(browser, base, shot_for("phone"))),
                                ("new tab", lambda: new_tab_walk(browser, base, shot_for("newtab"))),
+                               ("reopen", lambda: reopen_walk(browser, base, shot_for("reopen"))),
                                ("errors", lambda: error_walk(browser, base, shot_for("errors"))),
                                ("limit", lambda: limit_walk(browser, args.bin, work, shot_for("limit")))):
                 try:
