@@ -12,7 +12,10 @@ Against a fresh `hygge serve --sandbox` (free port, temporary data directory) it
   new tab  — the emulated Whop page refuses framing: "Open it in a new tab", pay there, the drawer shows Paid.
   errors   — Whop too slow (502 whop_unavailable): a clear message and "Continue to regular checkout", which
              reaches the shop's own checkout; a page on a foreign origin is refused by CORS.
-Screenshots of every step go to --artifacts DIR (default: a temporary directory, removed when all passed).
+  limit    — a second server whose demo merchant may take one payment a month: the second checkout says the
+             limit is reached and offers the regular checkout.
+Screenshots of every step go to --artifacts DIR (kept); without it they go to a temporary directory that is removed
+with the server's data and the browser profile at the end.
 
 --bench N measures Checkout click → drawer visible with the plan ready (iframe in the drawer), with emulated
 upstream latency (--shopify-latency-ms / --whop-latency-ms, via POST /sandbox/config), over N runs, and prints a
@@ -70,7 +73,10 @@ class Browser:
         self.out_r, out_w = os.pipe()
 
         def child_fds():
-            os.dup2(cmd_r, 3); os.dup2(out_w, 4)
+            # Copy first: a pipe may already sit on fd 3 or 4, and dup2 onto itself would keep it close-on-exec.
+            r, w = os.dup(cmd_r), os.dup(out_w)
+            os.dup2(r, 3); os.dup2(w, 4)
+            os.set_inheritable(3, True); os.set_inheritable(4, True)
             os.setsid()
 
         self.proc = subprocess.Popen(
@@ -228,7 +234,8 @@ class Page:
         codes = {"Tab": 9, "Escape": 27, "Enter": 13}
         base = {"key": key, "code": key, "windowsVirtualKeyCode": codes[key], "nativeVirtualKeyCode": codes[key],
                 "modifiers": 8 if shift else 0}
-        self.cmd("Input.dispatchKeyEvent", {"type": "rawKeyDown", **base})
+        down = {"type": "keyDown", "text": "\r"} if key == "Enter" else {"type": "rawKeyDown"}
+        self.cmd("Input.dispatchKeyEvent", {**down, **base})
         self.cmd("Input.dispatchKeyEvent", {"type": "keyUp", **base})
 
     def screenshot(self, path):
@@ -459,8 +466,9 @@ def desktop_walk(browser, base, alias, shot):
         check(f"{label}: the page is usable again after closing (no inert left)", page.eval("!document.querySelector('main').inert"))
         shot(page, "escaped")
 
-        state, _ = checkout(page)
-        require(f"{label}: Checkout again reopens the drawer", state == "ready", f"state {state}")
+        page.key("Enter")
+        state = wait_state(page, ["ready", "error"], 15)
+        require(f"{label}: Enter on the focused Checkout button reopens the drawer", state == "ready", f"state {state}")
         check(f"{label}: reopening reuses the same checkout (no second one)", len(created(page)) == 1, f"{len(created(page))} created")
         seen = []
         for _ in range(9):
@@ -563,6 +571,38 @@ def new_tab_walk(browser, base, shot):
         expect_paid(page, base, created(page)[0]["checkout_id"], prices[variant], label, shot)
     finally:
         call("POST", base + "/sandbox/config", {"whop_frame_deny": False})
+        page.close()
+
+
+def reopen_walk(browser, base, shot):
+    """The buyer closes the drawer, pays elsewhere (another tab), then clicks Checkout again: the drawer shows the
+    paid order instead of a second checkout."""
+    label = "reopen"
+    page = browser.new_page(1280, 900)
+    try:
+        page.goto(base + "/sandbox/store")
+        add_to_cart(page, 7)
+        capture_checkout_ids(page)
+        state, _ = checkout(page)
+        require(f"{label}: Checkout opens the drawer", state == "ready", f"state {state}")
+        url = page.eval("document.querySelector('#hygge-drawer iframe').src")
+        page.key("Escape")
+        status, body = call("POST", base + "/sandbox/whop/pay", {"purchase_url": url})
+        require(f"{label}: paid outside the drawer", status == 200, body.decode()[:100])
+        chk = created(page)[0]["checkout_id"]
+        for _ in range(100):
+            status, body = call("GET", f"{base}/api/checkout/{chk}")
+            if json.loads(body).get("status") == "order_synced":
+                break
+            time.sleep(0.1)
+        page.click('button[name="checkout"]')
+        state = wait_state(page, ["order_synced", "error", "ready"], 15)
+        text = page.eval("(document.getElementById('hygge-paid')||{}).textContent || ''")
+        check(f"{label}: Checkout again shows the paid order, not a new checkout",
+              state == "order_synced" and re.search(r"Paid .* #\d+", text) is not None and len(created(page)) == 1,
+              f"{state} {text!r}, {len(created(page))} created")
+        shot(page, "paid-elsewhere")
+    finally:
         page.close()
 
 
@@ -671,6 +711,65 @@ def bench(browser, base, store, runs, shopify_ms, whop_ms, shot):
     return rows
 
 
+def start_server(binary, work, name, env=None):
+    """`hygge serve --sandbox` on a free port with its own data directory; returns (process, base URL)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(work, name + ".log"), "w")
+    server = subprocess.Popen([binary, "serve", "--sandbox", "--port", str(port), "--data-dir",
+                               os.path.join(work, name + "-data")], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "HYGGE_FSYNC": "no", **(env or {})})
+    log.close()
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
+                return server, base
+        except Exception:
+            if server.poll() is not None:
+                break
+            time.sleep(0.1)
+    stop_server(server)
+    raise Stop(f"{name} never became ready")
+
+
+def stop_server(server):
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill(); server.wait()
+
+
+def limit_walk(browser, binary, work, shot):
+    """A merchant whose monthly limit is used up: a clear message and the regular checkout."""
+    label = "limit"
+    server, base = start_server(binary, work, "limit-server", {"HYGGE_SANDBOX_MONTHLY_LIMIT": "1"})
+    try:
+        first = browser.new_page(1280, 900)
+        try:
+            first.goto(base + "/sandbox/store")
+            add_to_cart(first, 5)
+            state, _ = checkout(first)
+            check(f"{label}: the first checkout takes the month's only slot", state == "ready", f"state {state}")
+        finally:
+            first.close()
+        page = browser.new_page(1280, 900)
+        try:
+            page.goto(base + "/sandbox/store")
+            add_to_cart(page, 6)
+            state, _ = checkout(page)
+            message = page.eval("(document.querySelector('#hygge-drawer .hg-status')||{}).textContent || ''")
+            check(f"{label}: monthly limit reached → a clear message and the regular checkout",
+                  state == "error" and "limit" in message and
+                  page.eval("!!document.querySelector('#hygge-drawer .hg-actions .hg-fallback')"),
+                  f"{state} {message[:80]!r}")
+            shot(page, "limit-reached")
+        finally:
+            page.close()
+    finally:
+        stop_server(server)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=".build/debug/hygge")
@@ -704,23 +803,10 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(args.time_limit)
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    alias = f"http://localhost:{port}"
-    log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen([args.bin, "serve", "--sandbox", "--port", str(port), "--data-dir",
-                               os.path.join(work, "data")], stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "HYGGE_FSYNC": "no"})
+    server, base = start_server(args.bin, work, "server")
+    alias = base.replace("127.0.0.1", "localhost")
     browser = None
     try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
-                    break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            raise Stop("server never became ready")
         profile = os.path.join(work, "chromium")
         os.makedirs(profile)
         browser = Browser(args.chromium, profile)
@@ -730,7 +816,9 @@ def main():
             for name, walk in (("desktop", lambda: desktop_walk(browser, base, alias, shot_for("desktop"))),
                                ("phone", lambda: phone_walk(browser, base, shot_for("phone"))),
                                ("new tab", lambda: new_tab_walk(browser, base, shot_for("newtab"))),
-                               ("errors", lambda: error_walk(browser, base, shot_for("errors")))):
+                               ("reopen", lambda: reopen_walk(browser, base, shot_for("reopen"))),
+                               ("errors", lambda: error_walk(browser, base, shot_for("errors"))),
+                               ("limit", lambda: limit_walk(browser, args.bin, work, shot_for("limit")))):
                 try:
                     walk()
                 except Stop as stop:
@@ -746,20 +834,15 @@ def main():
         signal.alarm(0)
         if browser:
             browser.close()
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill(); server.wait()
-        log.close()
+        stop_server(server)
     if failed:
-        print(open(os.path.join(work, "server.log")).read()[-3000:])
-        print(f"screenshots and logs kept in {artifacts if args.artifacts else work}")
-    elif args.artifacts:
-        shutil.rmtree(work, ignore_errors=True)
+        for name in sorted(os.listdir(work)):
+            if name.endswith(".log"):
+                with open(os.path.join(work, name)) as server_log:
+                    print(f"--- {name} (tail)\n" + server_log.read()[-3000:])
+    shutil.rmtree(work, ignore_errors=True)
+    if args.artifacts:
         print(f"screenshots in {artifacts}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"browser: {len(passed)} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
 

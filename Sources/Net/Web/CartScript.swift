@@ -387,7 +387,8 @@ enum CartScript {
           mark("plan");
           state.busy = false;
           if (!state.open) return;
-          if (plan.status && plan.status !== "open" && plan.status !== "awaiting_payment") { show(plan); if (!TERMINAL[plan.status]) pollSoon(1000); return; }
+          // Already paid (or past it): the status endpoint has the order name and the rest.
+          if (plan.status && plan.status !== "open" && plan.status !== "awaiting_payment") { state.status = null; pollSoon(0); return; }
           showPlan(plan); setState("ready"); pollSoon(1500);
         }).catch(function (err) {
           state.busy = false;
