@@ -49,6 +49,9 @@ package final class MerchantRegistry: Sendable {
     /// Number of merchants.
     package var count: Int { self.actors.withLock { $0.count } }
 
+    /// The LSN of the newest journal record.
+    package var lastLSN: UInt64 { self.environment.journal.lastAssignedLSN }
+
     /// Returns the merchant for `id`, creating it (with a fresh data key, journaled) if needed.
     package func merchantCreatingIfNeeded(_ id: MerchantID, now: Timestamp) async throws(HyggeError) -> MerchantActor {
         let created: Result<(MerchantActor, UInt64?), HyggeError> = self.actors.withLock { actors in

@@ -38,6 +38,7 @@ package actor StateKeeper: Service {
         self.lastSnapshotLSN = lastSnapshotLSN
         self.sweepInterval = sweepInterval
         self.logger = logger
+        SnapshotStore.registerMetrics()
     }
 
     private var journal: Journal { self.registry.environment.journal }
@@ -47,6 +48,8 @@ package actor StateKeeper: Service {
         var lastSnapshot = clock.now
         var lastSweep = clock.now
         let tick: Duration = .milliseconds(200)
+        // The gauges have values from the start, not only after the first sweep interval.
+        await self.sweep()
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: tick)
@@ -74,6 +77,14 @@ package actor StateKeeper: Service {
     package func sweep() async {
         let now = Timestamp.now
         let live = await self.registry.expireDue(now: now)
+        self.merchantsGauge.record(self.registry.count)
+        self.openCheckoutsGauge.record(live)
+    }
+
+    /// Sets `hygge_merchants` and `hygge_open_checkouts` to their current values (before a `/metrics` scrape).
+    package func refreshGauges() async {
+        var live = 0
+        for merchant in self.registry.all { live += await merchant.liveCheckouts }
         self.merchantsGauge.record(self.registry.count)
         self.openCheckoutsGauge.record(live)
     }

@@ -11,7 +11,7 @@ import Persistence
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journal", abstract: "Check or print the write-ahead journal (offline).",
-        subcommands: [Verify.self, Dump.self])
+        subcommands: [Verify.self, Dump.self, JournalBench.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         configuredLogger.logLevel = Setting.string(self.logLevel, "LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
         let logger = configuredLogger
         let prometheus = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        MetricsSystem.bootstrap(PrometheusSetup.factory(registry: prometheus))
 
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let master = try Self.masterKey(Setting.string(self.masterKey, "HYGGE_MASTER_KEY"), sandbox: sandbox, dataDir: dataDir, logger: logger)

@@ -195,6 +195,7 @@ struct CheckoutRoutes {
         guard raw.utf8.count <= 64, let merchant = self.dependencies.registry.merchant(forCheckout: id) else {
             throw HyggeError.unknownCheckout
         }
+        context.merchant = merchant.id.rawValue
         let checkout = try await merchant.checkout(id)
         return JSONResponse.make(
             StatusDTO(

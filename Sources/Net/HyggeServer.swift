@@ -114,7 +114,7 @@ package final class HyggeServer: Sendable {
         let publicURL = self.configuration.resolvedPublicURL
         var dependencies = NetDependencies(
             registry: self.core.registry, stateKeeper: self.core.keeper, publicURL: publicURL,
-            extraOrigins: self.sandbox != nil ? [Self.origin(publicURL)] : [],
+            extraOrigins: self.sandbox != nil ? Self.sandboxOrigins(publicURL) : [],
             adminToken: self.configuration.adminToken, sandbox: self.sandbox, readiness: self.readiness,
             metricsText: self.metricsText, logger: self.logger)
         dependencies.platformWebhookSecret = self.configuration.platformWebhookSecret
@@ -123,6 +123,7 @@ package final class HyggeServer: Sendable {
                 apiKey: key, apiSecret: secret, scopes: self.configuration.shopifyScopes,
                 baseTemplate: self.shopifyBaseTemplate, installer: self.shopify)
         }
+        dependencies.restore = self.core.restore
         return dependencies
     }
 
@@ -166,16 +167,40 @@ package final class HyggeServer: Sendable {
 
     /// The services in start order; graceful shutdown runs in reverse: HTTP stops accepting and drains first,
     /// then the outbox, and the state keeper writes the final snapshot and closes the journal last.
+    ///
+    /// Shutdown is bounded: after `shutdownDurationMax` the remaining services are cancelled, and after a further
+    /// `cancellationDurationMax` the group gives up on them (the journal holds every acknowledged change either way;
+    /// only the final snapshot, which saves the next start a replay, may then be missing).
     package func serviceGroup(signals: [UnixSignal]) -> ServiceGroup {
-        ServiceGroup(
-            configuration: .init(
-                services: [.init(service: self.core.keeper), .init(service: self.core.outbox), .init(service: self.application())],
-                gracefulShutdownSignals: signals, logger: self.logger))
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: self.core.keeper), .init(service: self.core.outbox), .init(service: self.application())],
+            gracefulShutdownSignals: signals, logger: self.logger)
+        configuration.maximumGracefulShutdownDuration = Self.shutdownDurationMax
+        configuration.maximumCancellationDuration = Self.cancellationDurationMax
+        return ServiceGroup(configuration: configuration)
     }
+
+    /// Drain in-flight requests, stop the outbox, write the final snapshot: at most this long after SIGTERM.
+    package static let shutdownDurationMax: Duration = .seconds(25)
+    /// After the graceful phase, cancelled services get this long.
+    package static let cancellationDurationMax: Duration = .seconds(5)
 
     /// Releases the outbound HTTP client; call after the service group returned.
     package func shutdown() async {
         try? await self.http.shutdown()
+    }
+
+    /// The demo storefront's origins: the public URL's, and on loopback its other name too (`localhost` ↔
+    /// `127.0.0.1`), so the storefront can be opened on an origin other than the API's and CORS is exercised.
+    static func sandboxOrigins(_ url: String) -> Set<String> {
+        let own = Self.origin(url)
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return [own] }
+        let port = parsed.port.map { ":\($0)" } ?? ""
+        switch host {
+        case "127.0.0.1": return [own, "\(scheme)://localhost\(port)"]
+        case "localhost": return [own, "\(scheme)://127.0.0.1\(port)"]
+        default: return [own]
+        }
     }
 
     static func origin(_ url: String) -> String {

@@ -26,6 +26,8 @@ package struct NetDependencies: Sendable {
     package var shopifyApp: ShopifyApp?
     /// Outstanding install `state` values.
     package let oauthStates = OAuthStates()
+    /// What the start-up restore did (`GET /admin/status`).
+    package var restore: RestoreReport?
 
     package init(
         registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],

@@ -23,7 +23,8 @@ struct OpsRoutes {
             JSONResponse.raw(OpenAPIDocument.yaml, contentType: "application/yaml; charset=utf-8")
         }
         router.get("/metrics") { _, _ in
-            JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            await self.dependencies.stateKeeper?.refreshGauges()
+            return JSONResponse.raw(self.dependencies.metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.post("/admin/snapshot") { request, _ in
             try self.authorize(request)
@@ -36,6 +37,28 @@ struct OpsRoutes {
             }
             return JSONResponse.make(SnapshotDTO(lsn: info.lsn, file: info.file, bytes: info.bytes))
         }
+        router.get("/admin/status") { request, _ in
+            try self.authorize(request)
+            struct RestoreDTO: Encodable {
+                var snapshot_lsn: UInt64
+                var replayed: Int
+                var skipped: Int
+                var merchants: Int
+            }
+            struct StatusDTO: Encodable {
+                var ready: Bool
+                var lsn: UInt64
+                var merchants: Int
+                var restore: RestoreDTO?
+            }
+            let restore = self.dependencies.restore.map {
+                RestoreDTO(snapshot_lsn: $0.snapshotLSN, replayed: $0.replayed, skipped: $0.skipped, merchants: $0.merchants)
+            }
+            return JSONResponse.make(
+                StatusDTO(
+                    ready: self.dependencies.readiness.isReady, lsn: self.dependencies.registry.lastLSN,
+                    merchants: self.dependencies.registry.count, restore: restore))
+        }
         router.get("/admin/merchants") { request, _ in
             try self.authorize(request)
             struct MerchantDTO: Encodable {
@@ -46,10 +69,22 @@ struct OpsRoutes {
                 var tier: String?
                 var monthly_limit: Int
                 var live_checkouts: Int
+                var usage: UsageDTO
+                var pending_orders: Int
+            }
+            /// This month's ledger totals (minor units per currency), as `GET /api/merchant` shows the merchant.
+            struct UsageDTO: Encodable {
                 var month: String
                 var paid: Int
                 var reserved: Int
-                var pending_orders: Int
+                var gross: [CheckoutRoutes.MoneyDTO]
+                var refunds: [CheckoutRoutes.MoneyDTO]
+                var fees: [CheckoutRoutes.MoneyDTO]
+            }
+            func money(_ amounts: [String: Int64]) -> [CheckoutRoutes.MoneyDTO] {
+                amounts.sorted { $0.key < $1.key }.map {
+                    CheckoutRoutes.MoneyDTO(Money(amount: $0.value, currency: $0.key))
+                }
             }
             var rows: [MerchantDTO] = []
             for merchant in self.dependencies.registry.all {
@@ -59,7 +94,10 @@ struct OpsRoutes {
                         shop: summary.shop.rawValue, installed: summary.installed, company_id: summary.companyID,
                         webhook_secret_set: summary.webhookSecretSet, tier: summary.tier,
                         monthly_limit: summary.monthlyLimit, live_checkouts: await merchant.liveCheckouts,
-                        month: summary.month, paid: summary.usage.paid, reserved: summary.reserved,
+                        usage: UsageDTO(
+                            month: summary.month, paid: summary.usage.paid, reserved: summary.reserved,
+                            gross: money(summary.usage.gross), refunds: money(summary.usage.refunds),
+                            fees: money(summary.usage.fees)),
                         pending_orders: await merchant.pendingOrders.count))
             }
             return JSONResponse.make(["merchants": rows])
@@ -74,36 +112,37 @@ struct OpsRoutes {
     }
 }
 
-/// CORS for the buyer API: echoes an installed merchant's storefront origin (`https://{shop}`, or an extra origin
-/// such as the sandbox storefront); other origins get no CORS headers. Answers preflights itself.
+/// CORS for the buyer API (CONTRACT §2): echoes the origin of an installed merchant's storefront (`https://{shop}`,
+/// or an extra origin such as the sandbox's demo storefront); other origins get no CORS headers, preflights included.
+/// Every answer says `Vary: Origin`, so no cache hands one origin's answer to another.
 struct CORSMiddleware: RouterMiddleware {
     typealias Context = HyggeRequestContext
     let dependencies: NetDependencies
 
-    func allowed(_ origin: String) -> Bool {
+    func allowed(_ origin: String) async -> Bool {
         if self.dependencies.extraOrigins.contains(origin) { return true }
         guard origin.hasPrefix("https://") else { return false }
         let host = String(origin.dropFirst(8))
-        guard MerchantID.isValidShopDomain(host) else { return false }
-        return self.dependencies.registry.merchant(MerchantID(host)) != nil
+        guard MerchantID.isValidShopDomain(host), let merchant = self.dependencies.registry.merchant(MerchantID(host))
+        else { return false }
+        return await merchant.summary(now: .now).installed
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/checkout/"), let origin = request.headers[.origin] else {
-            return try await next(request, context)
-        }
-        let ok = self.allowed(origin)
-        if request.method == .options {
+        guard request.uri.path.hasPrefix("/api/checkout/") else { return try await next(request, context) }
+        let origin = request.headers[.origin]
+        var ok = false
+        if let origin { ok = await self.allowed(origin) }
+        if let origin, request.method == .options {
             var headers = HTTPFields()
+            headers[.vary] = "Origin"
             if ok {
                 headers[.accessControlAllowOrigin] = origin
                 headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
                 headers[.accessControlAllowHeaders] = "Content-Type, Idempotency-Key"
                 headers[.accessControlMaxAge] = "600"
-                headers[.vary] = "Origin"
             }
             return Response(status: .noContent, headers: headers)
         }
@@ -113,10 +152,8 @@ struct CORSMiddleware: RouterMiddleware {
         } catch let error as HyggeError {
             response = error.response(requestID: context.requestID)
         }
-        if ok {
-            response.headers[.accessControlAllowOrigin] = origin
-            response.headers[.vary] = "Origin"
-        }
+        response.headers[.vary] = "Origin"
+        if ok, let origin { response.headers[.accessControlAllowOrigin] = origin }
         return response
     }
 }
@@ -134,6 +171,6 @@ package func makeRouter(_ dependencies: NetDependencies) -> Router<HyggeRequestC
     ShopifyWebhookRoutes(dependencies: dependencies).register(on: router)
     MerchantAPIRoutes(dependencies: dependencies).register(on: router)
     AppPages(dependencies: dependencies).register(on: router)
-    dependencies.sandbox?.register(on: router)
+    dependencies.sandbox?.register(on: router, registry: dependencies.registry)
     return router
 }

@@ -12,7 +12,7 @@ package enum StandardWebhooks {
     package static let headerBytesMax = 4096
 
     /// Why a delivery was refused (the `reason` label of `hygge_webhook_rejections_total`).
-    package enum Rejection: String, Error, Sendable {
+    package enum Rejection: String, Error, Sendable, CaseIterable {
         case missingHeaders = "missing_headers"
         case staleTimestamp = "stale_timestamp"
         case badSignature = "bad_signature"

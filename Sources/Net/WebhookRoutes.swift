@@ -9,7 +9,15 @@ import Metrics
 struct WebhookRoutes {
     let dependencies: NetDependencies
 
+    /// Every `reason` of `hygge_webhook_rejections_total`.
+    static let rejectionReasons =
+        StandardWebhooks.Rejection.allCases.map(\.rawValue) + ["invalid_payload", "unknown_merchant", "no_secret"]
+
     func register(on router: Router<HyggeRequestContext>) {
+        // Created up front so `/metrics` lists every reason at zero.
+        for reason in Self.rejectionReasons {
+            _ = Counter(label: "hygge_webhook_rejections_total", dimensions: [("reason", reason)])
+        }
         router.post("/api/webhooks/whop") { request, context in
             try await self.whop(request, context)
         }

@@ -62,6 +62,16 @@ package enum SnapshotStore {
     /// Output window used while inflating.
     static let inflateWindowBytes = 1 << 20
 
+    /// Metric labels (CONTRACT §7).
+    package static let durationMetric = "hygge_snapshot_duration_seconds"
+    package static let bytesMetric = "hygge_snapshot_bytes"
+
+    /// Creates the snapshot metrics, so `/metrics` lists them (at zero) before the first snapshot.
+    package static func registerMetrics() {
+        _ = Metrics.Timer(label: SnapshotStore.durationMetric)
+        _ = Recorder(label: SnapshotStore.bytesMetric)
+    }
+
     /// `snapshot-<lsn>.hyg`.
     static func fileName(lsn: UInt64) -> String {
         "snapshot-" + Binary.paddedLSN(lsn) + ".hyg"
@@ -117,8 +127,8 @@ package enum SnapshotStore {
             throw SnapshotError(error)
         }
         let end = DispatchTime.now().uptimeNanoseconds
-        Metrics.Timer(label: "hygge_snapshot_duration_seconds").recordNanoseconds(Int64(end &- start))
-        Recorder(label: "hygge_snapshot_bytes").record(file.count)
+        Metrics.Timer(label: SnapshotStore.durationMetric).recordNanoseconds(Int64(end &- start))
+        Recorder(label: SnapshotStore.bytesMetric).record(file.count)
         return SnapshotInfo(lsn: lsn, path: path, bytes: file.count)
     }
 

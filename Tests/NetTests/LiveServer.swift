@@ -33,13 +33,13 @@ struct LiveServer {
 
     /// Runs `body` against a fresh server, then shuts it down gracefully and removes its data.
     static func with(
-        directory: String? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
+        directory: String? = nil, logger: Logger? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
         _ body: (LiveServer) async throws -> Void
     ) async throws {
         let directory = directory ?? Self.temporaryDirectory()
         let ownsDirectory = directory.hasPrefix(FileManager.default.temporaryDirectory.path)
         defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) } }
-        try await Self.run(directory: directory, configure: configure, body)
+        try await Self.run(directory: directory, logger: logger, configure: configure, body)
     }
 
     static func temporaryDirectory() -> String {
@@ -48,8 +48,8 @@ struct LiveServer {
 
     /// Like `with`, but leaves the data directory for a restart.
     static func run(
-        directory: String, master: MasterKey? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
-        _ body: (LiveServer) async throws -> Void
+        directory: String, master: MasterKey? = nil, logger: Logger? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (LiveServer) async throws -> Void
     ) async throws {
         let port = try Self.freePort()
         var store = StoreConfiguration(dataDirectory: directory)
@@ -59,8 +59,9 @@ struct LiveServer {
         configuration.printBanner = false
         configuration.adminToken = "admin-test-token"
         configure(&configuration)
-        var logger = Logger(label: "hygge-test")
-        logger.logLevel = .critical
+        var quiet = Logger(label: "hygge-test")
+        quiet.logLevel = .critical
+        let logger = logger ?? quiet
         let server = try HyggeServer(configuration: configuration, logger: logger)
         let group = server.serviceGroup(signals: [])
         let client = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -34,12 +34,25 @@ paths:
         - name: shop
           in: query
           required: false
+          description: >-
+            The shop the script tag belongs to. A shop that cannot take Hygge payments yet (unknown, uninstalled,
+            or without a validated Whop key and webhook secret) gets an inert script that leaves Checkout alone.
           schema: { type: string, maxLength: 255 }
+        - name: v
+          in: query
+          required: false
+          description: The script version; when it is the current one the answer is cacheable as immutable.
+          schema: { type: string, maxLength: 16 }
+        - name: If-None-Match
+          in: header
+          required: false
+          schema: { type: string }
       responses:
         "200":
           description: The script (cacheable, with an ETag).
           headers:
             ETag: { schema: { type: string } }
+            Cache-Control: { schema: { type: string } }
             X-Request-Id: { $ref: "#/components/headers/RequestID" }
           content:
             text/javascript:
@@ -571,11 +584,43 @@ paths:
         "404": { $ref: "#/components/responses/Error" }
         "503": { $ref: "#/components/responses/Error" }
 
+  /admin/status:
+    get:
+      tags: [operations]
+      operationId: adminStatus
+      summary: The journal's last LSN, the merchant count and what the start-up restore replayed.
+      security: [{ adminToken: [] }]
+      responses:
+        "200":
+          description: The node's status.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [ready, lsn, merchants]
+                properties:
+                  ready: { type: boolean }
+                  lsn: { type: integer, description: LSN of the newest journal record. }
+                  merchants: { type: integer }
+                  restore:
+                    type: object
+                    description: >-
+                      The start-up restore: the snapshot it started from and how many journal records it replayed
+                      after it (0 after a clean shutdown, which ends with a final snapshot).
+                    required: [snapshot_lsn, replayed, skipped, merchants]
+                    properties:
+                      snapshot_lsn: { type: integer }
+                      replayed: { type: integer }
+                      skipped: { type: integer }
+                      merchants: { type: integer }
+        "401": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+
   /admin/merchants:
     get:
       tags: [operations]
       operationId: adminMerchants
-      summary: Every merchant with its limit and live checkouts (no secrets).
+      summary: Every merchant with its limit, live checkouts and this month's ledger totals (no secrets).
       security: [{ adminToken: [] }]
       responses:
         "200":
@@ -588,7 +633,28 @@ paths:
                 properties:
                   merchants:
                     type: array
-                    items: { type: object }
+                    items:
+                      type: object
+                      required: [shop, installed, webhook_secret_set, monthly_limit, live_checkouts, usage]
+                      properties:
+                        shop: { type: string }
+                        installed: { type: boolean }
+                        company_id: { type: string }
+                        webhook_secret_set: { type: boolean }
+                        tier: { type: string }
+                        monthly_limit: { type: integer }
+                        live_checkouts: { type: integer }
+                        usage:
+                          type: object
+                          description: This month's ledger totals, minor units per currency.
+                          required: [month, paid, reserved, gross, refunds, fees]
+                          properties:
+                            month: { type: string, example: "2026-11" }
+                            paid: { type: integer }
+                            reserved: { type: integer }
+                            gross: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            refunds: { type: array, items: { $ref: "#/components/schemas/Money" } }
+                            fees: { type: array, items: { $ref: "#/components/schemas/Money" } }
         "401": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
 

@@ -1,4 +1,4 @@
-import Actors
+package import Actors
 import Foundation
 import HTTPTypes
 package import Hummingbird
@@ -17,7 +17,7 @@ extension Sandbox {
     }
 
     /// Mounts the emulators, the pay endpoint, the purchase page and the demo storefront.
-    package func register(on router: Router<HyggeRequestContext>) {
+    package func register(on router: Router<HyggeRequestContext>, registry: MerchantRegistry? = nil) {
         let token = HTTPField.Name("X-Shopify-Access-Token")!
         let shopify = router.group("/sandbox/shopify/{shop}/admin")
         shopify.get("api/{version}/variants/{file}") { request, context in
@@ -139,7 +139,24 @@ extension Sandbox {
             let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
             if let ms = object["shopify_latency_ms"] as? Int { await self.shopify.setLatency(.milliseconds(ms)) }
             if let ms = object["whop_latency_ms"] as? Int { await self.whop.setLatency(.milliseconds(ms)) }
+            if let refused = object["whop_frame_deny"] as? Bool { await self.whop.setFramingRefused(refused) }
             return JSONResponse.make(["status": "ok"])
+        }
+        router.post("/sandbox/load-merchants") { request, context in
+            struct Body: Decodable { var count: Int? }
+            struct Answer: Encodable {
+                var demo: LoadMerchant
+                var merchants: [LoadMerchant]
+            }
+            let body = try CheckoutRoutes.decodeStrict(Body.self, try await request.bodyBytes(context: context))
+            let count = body.count ?? 0
+            guard (0...Self.loadMerchantsMax).contains(count) else {
+                throw HyggeError.invalidRequest("count must be 0…\(Self.loadMerchantsMax)")
+            }
+            guard let registry else { throw HyggeError.notFound }
+            let merchants = try await self.seedLoadMerchants(
+                count: count, registry: registry, whop: registry.environment.whop)
+            return JSONResponse.make(Answer(demo: await self.demoLoadMerchant(), merchants: merchants))
         }
         self.registerStorefront(on: router)
     }

@@ -78,6 +78,14 @@ extension Sandbox {
             response.headers[.location] = "/sandbox/store"
             return response
         }
+        router.post("/sandbox/store/cart/clear.js") { request, _ in
+            let token = self.cartToken(request) ?? ""
+            if !token.isEmpty { await self.shopify.clearCart(token: token) }
+            let data = await self.shopify.cartJSON(shop: self.demo.shop.rawValue, token: token)
+            var response = JSONResponse.raw(String(decoding: data, as: UTF8.self), contentType: "application/json")
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
         router.post("/sandbox/store/checkout") { _, _ in
             Self.html(
                 "<!doctype html><title>Shopify checkout</title><h1>Shopify checkout</h1><p>This is where Shopify's own checkout would open.</p><a href=\"/sandbox/store\">Back</a>")
@@ -128,24 +136,42 @@ extension Sandbox {
         return Self.html(page)
     }
 
-    /// The emulated Whop purchase page with a Pay button.
+    /// The emulated Whop purchase page with a Pay button; refuses framing when the emulator is told to.
     func purchasePage(_ id: String) async throws -> Response {
         guard let configuration = await self.whop.configuration(matching: id) else {
             return Self.html("<!doctype html><title>Not found</title><p>No such plan.</p>", status: .notFound)
         }
         let paid = configuration.paymentID != nil
+        let currency = configuration.currency.uppercased()
+        let amount = Currency.parseDecimal(configuration.price, currency: currency).map {
+            Currency.decimalString(minor: $0, currency: currency)
+        } ?? configuration.price
+        let back = configuration.redirectURL.map {
+            "<p id=\"back\" hidden><a href=\"\(Self.escape($0))\" target=\"_top\">Return to the store</a></p>"
+        } ?? ""
         let page = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-            <title>Whop — Pay</title><style>body{font:15px/1.5 system-ui,sans-serif;margin:0;padding:20px;background:#fff7f2;color:#222}
-            .box{background:#fff;border-radius:10px;padding:18px;box-shadow:0 1px 4px rgba(0,0,0,.1)}button{font:inherit;padding:10px 18px;border:0;border-radius:8px;background:#ff6243;color:#fff;cursor:pointer}
-            </style></head><body><div class="box"><p><strong>Whop</strong> (sandbox)</p>
-            <p>Amount: <strong id="amount">\(Self.escape(configuration.price)) \(Self.escape(configuration.currency.uppercased()))</strong></p>
-            <button id="pay" type="button" \(paid ? "disabled" : "")>\(paid ? "Paid" : "Pay")</button> <span id="result" role="status"></span></div>
+            <title>Whop — Pay</title><style>body{font:15px/1.5 system-ui,sans-serif;margin:0;padding:16px;background:#fff7f2;color:#222}
+            .box{background:#fff;border-radius:10px;padding:18px;box-shadow:0 1px 4px rgba(0,0,0,.1)}
+            button{font:inherit;padding:10px 18px;border:0;border-radius:8px;background:#ff6243;color:#fff;cursor:pointer;min-width:120px}
+            button:disabled{background:#b9b2ae;cursor:default}.brand{font-weight:700;color:#ff6243}.card{border:1px solid #ddd;border-radius:8px;padding:10px;margin:10px 0;color:#555}
+            </style></head><body><div class="box"><p><span class="brand">Whop</span> checkout (sandbox)</p>
+            <p>Amount: <strong id="amount">\(Self.escape(amount)) \(Self.escape(currency))</strong></p>
+            <div class="card">Card •••• 4242 (sandbox test card)</div>
+            <button id="pay" type="button" \(paid ? "disabled" : "")>\(paid ? "Paid" : "Pay")</button>
+            <p id="result" role="status">\(paid ? "This plan is already paid." : "")</p>\(back)</div>
             <script>document.getElementById("pay").addEventListener("click",function(){var b=this;b.disabled=true;b.textContent="Paying…";
             fetch("/sandbox/whop/pay",{method:"POST",headers:{"Content-Type":"application/json"},body:JSON.stringify({purchase_url:location.href.split("?")[0]})})
-            .then(function(r){return r.json()}).then(function(j){b.textContent=j.payment_id?"Paid":"Pay";document.getElementById("result").textContent=j.payment_id?"Payment complete ("+j.payment_id+")":"Payment failed";})
+            .then(function(r){return r.json()}).then(function(j){b.textContent=j.payment_id?"Paid":"Pay";
+            document.getElementById("result").textContent=j.payment_id?"Payment complete ("+j.payment_id+")"+(window.top===window?". You can close this tab.":""):"Payment failed";
+            var back=document.getElementById("back");if(back&&window.top===window)back.hidden=false;})
             .catch(function(){b.disabled=false;b.textContent="Pay";});});</script></body></html>
             """
-        return Self.html(page)
+        var response = Self.html(page)
+        if await self.whop.framingRefused {
+            response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+            response.headers[HTTPField.Name("Content-Security-Policy")!] = "frame-ancestors 'none'"
+        }
+        return response
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 package import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// The embedded Shopify and Whop emulators and the demo storefront, mounted under `/sandbox/` (CONTRACT §9).
 package final class Sandbox: Sendable {
@@ -67,42 +68,97 @@ package final class Sandbox: Sendable {
         }
     }
 
-    /// Adds `count` extra sandbox merchants (`hygge-load-N.myshopify.com`) for load tests; returns their shops.
-    package func seedLoadMerchants(count: Int, registry: MerchantRegistry, whop: any WhopAPI) async throws -> [String] {
-        var shops: [String] = []
-        for index in 0..<count {
-            let shop = "hygge-load-\(index).myshopify.com"
-            let token = "shpat_sandbox_load_\(index)"
-            let key = "apik_sandbox_load_\(index)"
-            let company = "biz_sandbox_load_\(index)"
-            let secret = "ws_sandbox_load_\(index)"
-            if await !self.shopify.hasShop(shop) {
-                await self.shopify.addShop(shop, token: token, catalogue: ShopifyEmulator.demoCatalogue)
-                await self.whop.addCompany(
-                    id: company, title: "Load \(index)", apiKey: key, webhookSecret: secret,
-                    webhookURL: "\(self.publicURL)/api/webhooks/whop")
-            }
-            let merchant = try await registry.merchantCreatingIfNeeded(MerchantID(shop), now: .now)
-            let summary = await merchant.summary(now: .now)
-            if !summary.installed { try await merchant.install(token: token, scopes: "sandbox", now: .now) }
-            if summary.companyID == nil {
-                try await merchant.setWhopKey(key, companyID: try await whop.companyID(apiKey: key), now: .now)
-            }
-            if !summary.webhookSecretSet { try await merchant.setWebhookSecret(secret, now: .now) }
-            if summary.monthlyLimit != self.demo.monthlyLimit {
-                try await merchant.setTier("sandbox", monthlyLimit: self.demo.monthlyLimit)
-            }
-            shops.append(shop)
-        }
-        return shops
+    /// A sandbox merchant's made-up credentials and catalogue, for load tests (CONTRACT §9: sandbox only).
+    package struct LoadMerchant: Sendable, Encodable {
+        package var shop: String
+        package var shopify_token: String
+        package var company_id: String
+        package var webhook_secret: String
+        package var variant_ids: [Int64]
     }
+
+    /// Load merchants seeded at once (each is four durable journal records).
+    static let loadSeedConcurrency = 32
+    /// Upper bound of `seedLoadMerchants(count:)`.
+    package static let loadMerchantsMax = 100_000
+
+    /// Adds `count` extra sandbox merchants (`hygge-load-N.myshopify.com`, N = 0..<count) for load tests, through
+    /// the same actor calls as the install flow and wizard; idempotent. Returns them in order.
+    package func seedLoadMerchants(count: Int, registry: MerchantRegistry, whop: any WhopAPI) async throws
+        -> [LoadMerchant]
+    {
+        let count = min(max(0, count), Self.loadMerchantsMax)
+        var seeded = [LoadMerchant?](repeating: nil, count: count)
+        try await withThrowingTaskGroup(of: (Int, LoadMerchant).self) { group in
+            var next = 0
+            func addNext() {
+                let index = next
+                next += 1
+                group.addTask { (index, try await self.seedLoadMerchant(index, registry: registry, whop: whop)) }
+            }
+            while next < min(count, Self.loadSeedConcurrency) { addNext() }
+            while let (index, merchant) = try await group.next() {
+                seeded[index] = merchant
+                if next < count { addNext() }
+            }
+        }
+        return seeded.compactMap { $0 }
+    }
+
+    private func seedLoadMerchant(_ index: Int, registry: MerchantRegistry, whop: any WhopAPI) async throws
+        -> LoadMerchant
+    {
+        let shop = "hygge-load-\(index).myshopify.com"
+        let token = "shpat_sandbox_load_\(index)"
+        let key = "apik_sandbox_load_\(index)"
+        let company = "biz_sandbox_load_\(index)"
+        let secret = "ws_sandbox_load_\(index)"
+        if await !self.shopify.hasShop(shop) {
+            await self.shopify.addShop(shop, token: token, catalogue: ShopifyEmulator.demoCatalogue)
+            await self.whop.addCompany(
+                id: company, title: "Load \(index)", apiKey: key, webhookSecret: secret,
+                webhookURL: "\(self.publicURL)/api/webhooks/whop")
+        }
+        let merchant = try await registry.merchantCreatingIfNeeded(MerchantID(shop), now: .now)
+        let summary = await merchant.summary(now: .now)
+        if !summary.installed { try await merchant.install(token: token, scopes: "sandbox", now: .now) }
+        if summary.companyID == nil {
+            try await merchant.setWhopKey(key, companyID: try await whop.companyID(apiKey: key), now: .now)
+        }
+        if !summary.webhookSecretSet { try await merchant.setWebhookSecret(secret, now: .now) }
+        if summary.monthlyLimit != self.demo.monthlyLimit {
+            try await merchant.setTier("sandbox", monthlyLimit: self.demo.monthlyLimit)
+        }
+        return LoadMerchant(
+            shop: shop, shopify_token: token, company_id: company, webhook_secret: secret,
+            variant_ids: await self.variantIDs(shop))
+    }
+
+    /// The demo merchant as a load-test target.
+    package func demoLoadMerchant() async -> LoadMerchant {
+        LoadMerchant(
+            shop: self.demo.shop.rawValue, shopify_token: self.demo.shopifyToken, company_id: self.demo.companyID,
+            webhook_secret: self.demo.webhookSecret, variant_ids: await self.variantIDs(self.demo.shop.rawValue))
+    }
+
+    private func variantIDs(_ shop: String) async -> [Int64] {
+        await self.shopify.products(shop).flatMap { $0.variants.map(\.id) }
+    }
+
+    /// One webhook delivery attempt's timeout (Hygge acks a durable webhook in milliseconds).
+    static let deliveryTimeout: TimeAmount = .seconds(3)
 
     /// Delivers a signed webhook as Whop would (Standard Webhooks), retrying a few times; returns the last status.
     package func deliver(_ delivery: WhopEmulator.Delivery) async -> Int {
         let id = "msg_" + RandomToken.hex(bytes: 12)
         var status = 0
         for attempt in 0..<4 {
-            if attempt > 0 { try? await Task.sleep(for: .milliseconds(200 << attempt)) }
+            // While the server drains for shutdown it accepts no new connections: a delivery to ourselves cannot
+            // succeed, so do not hold the in-flight pay request (and with it the shutdown) on retries.
+            if attempt > 0 {
+                if Task.isShuttingDownGracefully { break }
+                try? await Task.sleep(for: .milliseconds(200 << attempt))
+            }
             let timestamp = String(Timestamp.now.seconds)
             var request = HTTPClientRequest(url: delivery.url)
             request.method = .POST
@@ -114,7 +170,7 @@ package final class Sandbox: Sendable {
                 value: StandardWebhooks.sign(secret: delivery.secret, id: id, timestamp: timestamp, body: delivery.body))
             request.body = .bytes(ByteBuffer(bytes: delivery.body))
             do {
-                let response = try await self.http.execute(request, timeout: .seconds(10))
+                let response = try await self.http.execute(request, timeout: Self.deliveryTimeout)
                 _ = try? await response.body.collect(upTo: 1 << 16)
                 status = Int(response.status.code)
                 if (200..<300).contains(status) || (400..<500).contains(status) { return status }

@@ -22,6 +22,8 @@ package actor WhopEmulator {
         package var metadata: [String: String]
         package var purchaseURL: String
         package var paymentID: String?
+        /// Where Whop sends the buyer after paying (`redirect_url` as Hygge sent it).
+        package var redirectURL: String?
     }
 
     private var keys: [String: String] = [:]
@@ -35,12 +37,17 @@ package actor WhopEmulator {
     private var pendingRefundDeliveries: [Delivery] = []
     private let publicURL: String
     package var latency: Duration = .zero
+    /// Whether purchase pages refuse to be framed (`X-Frame-Options: DENY`), as a real checkout page may.
+    package var framingRefused = false
 
     /// - Parameter publicURL: where purchase pages are served (`{publicURL}/sandbox/whop/checkout/{id}`).
     package init(publicURL: String) { self.publicURL = publicURL }
 
     /// Sets the emulated latency.
     package func setLatency(_ latency: Duration) { self.latency = latency }
+
+    /// Makes purchase pages refuse (or allow) framing.
+    package func setFramingRefused(_ refused: Bool) { self.framingRefused = refused }
 
     /// Adds a company with its company API key and webhook (URL + signing secret).
     package func addCompany(id: String, title: String, apiKey: String, webhookSecret: String?, webhookURL: String?) {
@@ -100,7 +107,8 @@ package actor WhopEmulator {
             id: id, planID: "plan_" + RandomToken.hex(bytes: 10), companyID: company.id, currency: currency,
             price: Self.decimalText(body: body) ?? price.stringValue,
             metadata: object["metadata"] as? [String: String] ?? [:],
-            purchaseURL: "\(self.publicURL)/sandbox/whop/checkout/\(id)")
+            purchaseURL: "\(self.publicURL)/sandbox/whop/checkout/\(id)",
+            redirectURL: object["redirect_url"] as? String)
         self.configurations[id] = configuration
         self.planToConfiguration[configuration.planID] = id
         if let idempotencyKey { self.idempotent[company.id + "/" + idempotencyKey] = id }

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""SIGTERM under load loses nothing acknowledged and needs no journal replay (issue 7 §5, CONTRACT §1).
+
+Starts `hygge serve --sandbox` (HYGGE_FSYNC=always) on a free port with a temporary data directory, drives
+concurrent buyers (create-from-cart → get-plan → pay, which delivers the signed webhook), sends SIGTERM while
+requests are in flight, and checks:
+  - the process exits 0 within a bounded time and logs its final snapshot;
+  - after a restart on the same data directory, every acknowledged (2xx) checkout exists, every acknowledged plan
+    is still that checkout's plan, every acknowledged payment (webhook answered 200) is recorded;
+  - the restart replayed no journal records (GET /admin/status → restore.replayed == 0, and the log says so);
+  - the restarted server stops cleanly too.
+Usage: scripts/sigterm-test.py [path/to/hygge] [--rounds N]
+"""
+import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+BIN = args[0] if args else ".build/debug/hygge"
+ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
+ADMIN = "sigterm-admin-" + os.urandom(6).hex()
+SHOP = "hygge-demo.myshopify.com"
+BUYERS = 16
+STOP_BOUND_S = 30
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + (f" — {detail}" if detail else ""), flush=True)
+    if not ok:
+        failures.append(name)
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+
+
+class Server:
+    def __init__(self, data, log_path):
+        self.port = free_port()
+        self.log_path = log_path
+        self.offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+        self.log = open(log_path, "a")
+        env = dict(os.environ, HYGGE_ADMIN_TOKEN=ADMIN, HYGGE_FSYNC="always", LOG_LEVEL="info",
+                   HYGGE_SNAPSHOT_INTERVAL="1h", HYGGE_SNAPSHOT_RECORDS="1000000")
+        self.proc = subprocess.Popen([BIN, "serve", "--sandbox", "--port", str(self.port), "--data-dir", data],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.base = f"http://127.0.0.1:{self.port}"
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited during start-up (rc={self.proc.returncode}); log: {log_path}")
+            try:
+                if urllib.request.urlopen(self.base + "/readyz", timeout=2).status == 200: return
+            except Exception:
+                time.sleep(0.1)
+        raise SystemExit("server never became ready")
+
+    def get(self, path, headers=None):
+        req = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            r = urllib.request.urlopen(req, timeout=30); return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def own_log(self):
+        with open(self.log_path) as f:
+            f.seek(self.offset); return f.read()
+
+    def stop(self):
+        t0 = time.time()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_BOUND_S + 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill(); self.proc.wait()
+        self.log.close()
+        return self.proc.returncode, time.time() - t0
+
+
+def buyer(server, stop, acked, lock, counters):
+    """One virtual buyer on its own keep-alive connection until `stop` is set or the server goes away."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    n = 0
+
+    def post(path, body):
+        with lock: counters["in_flight"] += 1
+        try:
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            r = conn.getresponse(); data = r.read()
+            return r.status, json.loads(data or b"{}")
+        finally:
+            with lock: counters["in_flight"] -= 1
+
+    while not stop.is_set():
+        n += 1
+        try:
+            status, created = post("/api/checkout/create-from-cart", {
+                "shop": SHOP, "currency": "USD", "items": [{"variant_id": 450789469002 + (n % 3), "quantity": 1 + n % 2}]})
+            if status != 201: continue
+            checkout = created["checkout_id"]
+            with lock: acked["checkouts"][checkout] = created["total"]["amount"]
+            status, plan = post("/api/checkout/get-plan", {"checkout_id": checkout})
+            if status != 200: continue
+            with lock: acked["plans"][checkout] = plan["plan_id"]
+            status, paid = post("/sandbox/whop/pay", {"plan_id": plan["plan_id"]})
+            if status == 200 and paid.get("webhook_status") == 200:
+                with lock: acked["payments"][checkout] = paid["payment_id"]
+        except Exception:
+            # The server is going away: a request without an answer was never acknowledged.
+            with lock: counters["errors"] += 1
+            if stop.is_set(): return
+            try: conn.close()
+            except Exception: pass
+            time.sleep(0.05)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+
+
+tmp = tempfile.mkdtemp(prefix="hygge-sigterm-")
+data = os.path.join(tmp, "data")
+log_path = os.path.join(tmp, "server.log")
+acked = {"checkouts": {}, "plans": {}, "payments": {}}
+try:
+    for round in range(1, ROUNDS + 1):
+        server = Server(data, log_path)
+        stop, lock = threading.Event(), threading.Lock()
+        counters = {"in_flight": 0, "errors": 0}
+        round_acked = {"checkouts": {}, "plans": {}, "payments": {}}
+        threads = [threading.Thread(target=buyer, args=(server, stop, round_acked, lock, counters), daemon=True)
+                   for _ in range(BUYERS)]
+        for t in threads: t.start()
+        # Mid-load: wait for a steady stream of payments, then signal while requests are in flight.
+        deadline = time.time() + 60
+        while time.time() < deadline and len(round_acked["payments"]) < 40:
+            time.sleep(0.05)
+        while time.time() < deadline and counters["in_flight"] < BUYERS // 2:
+            time.sleep(0.001)
+        in_flight = counters["in_flight"]
+        rc, took = server.stop()
+        stop.set()
+        for t in threads: t.join(timeout=60)
+        for kind in acked: acked[kind].update(round_acked[kind])
+        check(f"round {round}: load was running at SIGTERM", in_flight > 0 and len(round_acked["payments"]) >= 40,
+              f"{in_flight} requests in flight, {len(round_acked['payments'])} payments acked so far")
+        check(f"round {round}: exit status 0 after SIGTERM", rc == 0, f"rc={rc}")
+        check(f"round {round}: stopped within {STOP_BOUND_S} s", took < STOP_BOUND_S, f"{took:.2f} s")
+        check(f"round {round}: final snapshot logged", "final snapshot written" in server.own_log())
+
+        # Restart on the same data directory: nothing acknowledged is lost, nothing is replayed.
+        server = Server(data, log_path)
+        status, info = server.get("/admin/status", {"Authorization": f"Bearer {ADMIN}"})
+        restore = (info or {}).get("restore") or {}
+        check(f"round {round}: restart replayed 0 journal records (/admin/status)",
+              status == 200 and restore.get("replayed") == 0, json.dumps(info))
+        restores = re.findall(r"journal\.replayed=(\d+)", server.own_log())
+        check(f"round {round}: restart log says journal.replayed=0", bool(restores) and restores[-1] == "0", str(restores[-1:]))
+        lost = {"checkouts": [], "plans": [], "payments": []}
+        for checkout, amount in acked["checkouts"].items():
+            status, body = server.get(f"/api/checkout/{checkout}")
+            if status != 200 or body.get("total", {}).get("amount") != amount:
+                lost["checkouts"].append(checkout); continue
+            if checkout in acked["plans"] and body.get("plan_id") != acked["plans"][checkout]:
+                lost["plans"].append(checkout)
+            if checkout in acked["payments"] and (body.get("payment_id") != acked["payments"][checkout] or
+                                                  body.get("status") not in ("paid", "order_synced", "order_sync_failed")):
+                lost["payments"].append(checkout)
+        check(f"round {round}: every acknowledged checkout survived", not lost["checkouts"],
+              f"{len(acked['checkouts'])} acked, lost {lost['checkouts'][:3]}")
+        check(f"round {round}: every acknowledged plan survived", not lost["plans"],
+              f"{len(acked['plans'])} acked, lost {lost['plans'][:3]}")
+        check(f"round {round}: every acknowledged payment survived", not lost["payments"],
+              f"{len(acked['payments'])} acked, lost {lost['payments'][:3]}")
+        rc, took = server.stop()
+        check(f"round {round}: idle restarted server exits 0 on SIGTERM", rc == 0 and took < STOP_BOUND_S, f"rc={rc}, {took:.2f} s")
+finally:
+    pass
+
+if failures:
+    print("\n".join(open(log_path).read().splitlines()[-40:]))
+    print(f"sigterm: {len(failures)} check(s) failed; data and log kept in {tmp}")
+    sys.exit(1)
+shutil.rmtree(tmp, ignore_errors=True)
+print(f"sigterm: ok ({len(acked['checkouts'])} checkouts, {len(acked['plans'])} plans, {len(acked['payments'])} payments acknowledged over {ROUNDS} rounds)")
