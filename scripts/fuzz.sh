@@ -23,14 +23,18 @@ while [ $# -gt 0 ]; do
 done
 
 echo "== building hygge-fuzz (-sanitize=fuzzer, .build-fuzz)"
-HYGGE_FUZZ=1 swift build --build-path .build-fuzz --sanitize=fuzzer --product hygge-fuzz 2>&1 \
-  | grep -E "error|warning: |Compiling hygge_fuzz|Build complete" | grep -v "^ *|" || true
+mkdir -p .build-fuzz
+if ! HYGGE_FUZZ=1 swift build --build-path .build-fuzz --sanitize=fuzzer --product hygge-fuzz >.build-fuzz/build.log 2>&1; then
+  grep -E "error" .build-fuzz/build.log | head -20
+  echo "fuzz: build failed (.build-fuzz/build.log)" >&2
+  exit 1
+fi
 bin=.build-fuzz/debug/hygge-fuzz
-[ -x "$bin" ] || { echo "fuzz: build failed" >&2; exit 1; }
 
 export SWIFT_BACKTRACE=enable=no   # let libFuzzer's own crash handler save the input
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(HYGGE_FUZZ_LIST=1 "$bin" 2>/dev/null | cut -f1)
+  [ ${#targets[@]} -gt 0 ] || { echo "fuzz: hygge-fuzz lists no targets" >&2; exit 1; }
 fi
 
 work=$(mktemp -d /tmp/hygge-fuzz.XXXXXX)
