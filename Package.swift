@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -75,6 +76,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fuzz targets (parsers of untrusted bytes); `swift test` replays their seeds and regression corpus,
+        // `scripts/fuzz.sh` runs them under libFuzzer through the `hygge-fuzz` product below.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "Net", "Actors", "Persistence",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "hygge",
             dependencies: [
@@ -125,5 +139,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
+
+// `HYGGE_FUZZ=1 swift build --build-path .build-fuzz --sanitize=fuzzer --product hygge-fuzz` (scripts/fuzz.sh): the
+// libFuzzer driver. It exists only then, because libFuzzer supplies its `main`.
+if ProcessInfo.processInfo.environment["HYGGE_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(name: "hygge-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Driver", swiftSettings: swiftSettings))
+    package.products.append(.executable(name: "hygge-fuzz", targets: ["hygge-fuzz"]))
+}

@@ -64,10 +64,10 @@ extension MerchantActor {
         var asked: Int64 = 0
         for text in notice.amounts {
             guard let minor = Currency.parseDecimal(text, currency: checkout.total.currency), minor > 0 else { continue }
-            asked += minor
+            asked = asked.saturatingAdd(minor)
         }
         let refunded = max(checkout.refundedAmount, checkout.refundRequested ?? 0)
-        let amount = min(asked, checkout.total.amount - refunded)
+        let amount = min(asked, checkout.total.amount.saturatingSubtract(refunded))
         guard amount > 0 else {
             try await self.commitDurably([.deliverySeen(delivery: delivery)])
             return asked > 0 ? .duplicate : .ignored

@@ -526,7 +526,7 @@ package actor MerchantActor {
                 try await self.commitDurably([.deliverySeen(delivery: delivery)])
                 return notice.succeeded ? .duplicate : .ignored
             }
-            let remaining = checkout.total.amount - checkout.refundedAmount
+            let remaining = checkout.total.amount.saturatingSubtract(checkout.refundedAmount)
             let asked = notice.amountText.map { Currency.parseDecimal($0, currency: checkout.total.currency) }
             if case .some(.none) = asked {
                 try await self.commitDurably([.deliverySeen(delivery: delivery)])

@@ -82,7 +82,8 @@ package struct MerchantState: Hashable, Sendable, Codable {
     /// The checkout a Whop id (plan or checkout configuration) belongs to.
     package func checkout(forWhopID id: String) -> CheckoutID? { self.planIndex[id] }
 
-    /// Applies one event. Deterministic: no clock, no randomness, no I/O.
+    /// Applies one event. Deterministic: no clock, no randomness, no I/O. Total: counters and sums saturate instead
+    /// of trapping, so no event read back from a journal can crash a restore.
     package mutating func apply(_ event: MerchantEvent) {
         switch event {
         case .created(let dataKey, let at):
@@ -135,9 +136,9 @@ package struct MerchantState: Hashable, Sendable, Codable {
             }
             self.pendingOrders.insert(id)
             var month = self.usage[at.month] ?? MonthUsage()
-            month.paid += 1
-            month.gross[amount.currency, default: 0] += amount.amount
-            month.fees[amount.currency, default: 0] += fee
+            month.paid = month.paid.saturatingAdd(1)
+            month.gross[amount.currency, default: 0] = month.gross[amount.currency, default: 0].saturatingAdd(amount.amount)
+            month.fees[amount.currency, default: 0] = month.fees[amount.currency, default: 0].saturatingAdd(fee)
             self.usage[at.month] = month
             self.ledger.append(
                 LedgerRow(
@@ -163,13 +164,14 @@ package struct MerchantState: Hashable, Sendable, Codable {
             self.remember(delivery: delivery)
             self.remember(delivery: "refund:" + refundID)
             guard var checkout = self.checkouts[id], let paymentID = checkout.paymentID else { return }
-            checkout.refundedAmount += amount
+            checkout.refundedAmount = checkout.refundedAmount.saturatingAdd(amount)
             if checkout.status.isPaid {
                 checkout.status = checkout.refundedAmount >= checkout.total.amount ? .refunded : .partiallyRefunded
             }
             self.checkouts[id] = checkout
             var month = self.usage[at.month] ?? MonthUsage()
-            month.refunds[checkout.total.currency, default: 0] += amount
+            month.refunds[checkout.total.currency, default: 0] =
+                month.refunds[checkout.total.currency, default: 0].saturatingAdd(amount)
             self.usage[at.month] = month
             self.ledger.append(
                 LedgerRow(
@@ -186,7 +188,7 @@ package struct MerchantState: Hashable, Sendable, Codable {
         case .orderAttemptStarted(let id, let at):
             self.update(id) { checkout in
                 var sync = checkout.orderSync ?? OrderSync()
-                sync.attempts += 1
+                sync.attempts = sync.attempts.saturatingAdd(1)
                 if sync.firstAttemptAt == nil { sync.firstAttemptAt = at }
                 checkout.orderSync = sync
             }
@@ -223,13 +225,15 @@ package struct MerchantState: Hashable, Sendable, Codable {
             self.remember(delivery: delivery)
             self.remember(delivery: "shopify-refund:\(refundID)")
             self.update(id) { checkout in
-                checkout.refundRequested = (checkout.refundRequested ?? 0) + amount
+                checkout.refundRequested = (checkout.refundRequested ?? 0).saturatingAdd(amount)
                 checkout.refundError = nil
             }
         case .shopifyRefundFinished(let id, _, let error, let released):
             self.update(id) { checkout in
                 checkout.refundError = error
-                if released > 0 { checkout.refundRequested = max(0, (checkout.refundRequested ?? 0) - released) }
+                if released > 0 {
+                    checkout.refundRequested = max(0, (checkout.refundRequested ?? 0).saturatingSubtract(released))
+                }
             }
         case .customersRedacted(let ids, let delivery):
             self.remember(delivery: delivery)
@@ -244,6 +248,19 @@ package struct MerchantState: Hashable, Sendable, Codable {
             self.scopes = nil
             for id in Array(self.checkouts.keys) { self.update(id) { $0.email = nil } }
         }
+    }
+
+    /// Why a decoded state cannot be used: what a snapshot or a replay would otherwise crash on later.
+    ///
+    /// Checked on every snapshot restore (`RegistrySnapshot.decode`); states built by `apply` always pass.
+    package func invariantViolation() -> String? {
+        guard (0...self.deliveryOrder.count).contains(self.deliveryOrderHead) else {
+            return "delivery window head \(self.deliveryOrderHead) outside 0...\(self.deliveryOrder.count)"
+        }
+        for (id, checkout) in self.checkouts where checkout.id != id {
+            return "checkout \(checkout.id) stored under \(id)"
+        }
+        return nil
     }
 
     private mutating func update(_ id: CheckoutID, _ body: (inout Checkout) -> Void) {

@@ -73,22 +73,26 @@ package enum Currency {
         while fractionPart.count > digits, fractionPart.last == UInt8(ascii: "0") { fractionPart.removeLast() }
         guard fractionPart.count <= digits else { return nil }
         while fractionPart.count < digits { fractionPart.append(UInt8(ascii: "0")) }
-        var value: Int64 = 0
+        // The magnitude, up to 2^63 for a negative value (so Int64.min, which `decimalString` writes, parses back).
+        let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
+        var magnitude: UInt64 = 0
         for byte in Array(wholePart) + fractionPart {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            value = sum
+            let (times, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2, sum <= limit else { return nil }
+            magnitude = sum
         }
-        return negative ? -value : value
+        return negative ? Int64(truncatingIfNeeded: 0 &- magnitude) : Int64(magnitude)
     }
 
     /// Hygge's platform fee: 0.5% of a payment, rounded half up to the minor unit, in integer arithmetic:
     /// `(amount * 5 + 500) / 1000`. Fees are never negative.
     package static func platformFee(_ amount: Int64) -> Int64 {
         guard amount > 0 else { return 0 }
-        return (amount * 5 + 500) / 1000
+        // `(amount * 5 + 500) / 1000` without the intermediate product, which overflows for amounts past Int64.max / 5:
+        // with amount = 1000q + r, that is 5q + (5r + 500) / 1000.
+        return amount / 1000 * 5 + (amount % 1000 * 5 + 500) / 1000
     }
 }
 
@@ -98,5 +102,30 @@ extension String {
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
         return String(scalars)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, clamped to `Int64.min...Int64.max` instead of trapping on overflow.
+    package func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = self.addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other < 0 ? .min : .max
+    }
+
+    /// `self - other`, clamped to `Int64.min...Int64.max` instead of trapping on overflow.
+    package func saturatingSubtract(_ other: Int64) -> Int64 {
+        let (difference, overflow) = self.subtractingReportingOverflow(other)
+        guard overflow else { return difference }
+        return other < 0 ? .max : .min
+    }
+}
+
+extension Int {
+    /// `self + other`, clamped instead of trapping on overflow.
+    package func saturatingAdd(_ other: Int) -> Int {
+        let (sum, overflow) = self.addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other < 0 ? .min : .max
     }
 }

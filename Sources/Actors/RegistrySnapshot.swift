@@ -20,9 +20,26 @@ package struct RegistrySnapshot: Sendable, Codable {
     /// Encodes the body bytes.
     package func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
 
-    /// Decodes body bytes.
+    /// Decodes body bytes and checks every merchant's invariants.
+    ///
+    /// - Throws: `DecodingError` for bytes that are not a snapshot body, `RestoreError.invalidSnapshot` for one
+    ///   whose contents could not have been produced by `apply` (an unsupported version, a duplicated merchant, a
+    ///   broken invariant).
     package static func decode(_ bytes: [UInt8]) throws -> RegistrySnapshot {
-        try JSONDecoder().decode(RegistrySnapshot.self, from: Data(bytes))
+        let snapshot = try JSONDecoder().decode(RegistrySnapshot.self, from: Data(bytes))
+        guard snapshot.v == Self.currentVersion else {
+            throw RestoreError.invalidSnapshot("unsupported snapshot body version \(snapshot.v)")
+        }
+        var seen: Set<MerchantID> = []
+        for state in snapshot.merchants {
+            guard seen.insert(state.id).inserted else {
+                throw RestoreError.invalidSnapshot("merchant \(state.id) appears twice")
+            }
+            if let violation = state.invariantViolation() {
+                throw RestoreError.invalidSnapshot("merchant \(state.id): \(violation)")
+            }
+        }
+        return snapshot
     }
 }
 
@@ -46,6 +63,9 @@ package struct Restorer {
     /// Applies one journal record's payload.
     package mutating func apply(lsn: UInt64, payload: [UInt8]) throws {
         let entry = try self.decoder.decode(JournalEntry.self, from: Data(payload))
+        guard entry.v == JournalEntry.currentVersion else {
+            throw RestoreError.unsupportedRecord(lsn: lsn, version: entry.v)
+        }
         if var state = self.states[entry.m] {
             guard lsn > state.appliedLSN else {
                 self.skipped += 1
@@ -69,11 +89,19 @@ package struct Restorer {
 /// Restore failures that mean the data directory does not describe a valid history.
 package enum RestoreError: Error, CustomStringConvertible {
     case eventBeforeCreation(merchant: String, lsn: UInt64)
+    /// A snapshot body that decodes but could not have been written by this service.
+    case invalidSnapshot(String)
+    /// A journal record whose payload version is not one this service reads.
+    case unsupportedRecord(lsn: UInt64, version: Int)
 
     package var description: String {
         switch self {
         case .eventBeforeCreation(let merchant, let lsn):
             "journal record \(lsn) changes merchant \(merchant) before it was created"
+        case .invalidSnapshot(let reason):
+            "snapshot body is invalid: \(reason)"
+        case .unsupportedRecord(let lsn, let version):
+            "journal record \(lsn) has unsupported payload version \(version)"
         }
     }
 }

@@ -21,12 +21,15 @@ package struct Timestamp: Hashable, Sendable, Codable, Comparable, CustomStringC
     package static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.milliseconds < rhs.milliseconds }
 
     /// Whole seconds since the epoch (floor).
-    package var seconds: Int64 { self.milliseconds >= 0 ? self.milliseconds / 1000 : (self.milliseconds - 999) / 1000 }
+    package var seconds: Int64 { self.milliseconds >= 0 ? self.milliseconds / 1000 : (self.milliseconds + 1) / 1000 - 1 }
 
-    /// This instant moved by `duration`.
+    /// This instant moved by `duration`, saturating at the ends of the range (a timestamp read back from a damaged
+    /// journal may be anything; arithmetic on it must not trap).
     package func adding(_ duration: Duration) -> Timestamp {
         let (seconds, attoseconds) = duration.components
-        return Timestamp(milliseconds: self.milliseconds + seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let (scaled, overflow1) = seconds.multipliedReportingOverflow(by: 1000)
+        let delta = overflow1 ? (seconds < 0 ? Int64.min : Int64.max) : scaled.saturatingAdd(attoseconds / 1_000_000_000_000_000)
+        return Timestamp(milliseconds: self.milliseconds.saturatingAdd(delta))
     }
 
     /// ISO-8601 in UTC with second precision, e.g. `2026-12-02T18:39:42Z`.

@@ -54,7 +54,8 @@ struct MerchantOperations {
         var gross: Int64 = 0
         var refunds: Int64 = 0
         var fees: Int64 = 0
-        var net: Int64 { self.gross - self.refunds - self.fees }
+        /// Saturating, like the sums: a month of absurd amounts shows clamped numbers rather than crashing.
+        var net: Int64 { self.gross.saturatingSubtract(self.refunds).saturatingSubtract(self.fees) }
     }
 
     /// Per-currency totals of ledger rows, in order of first appearance.
@@ -66,14 +67,13 @@ struct MerchantOperations {
                 order.append(row.currency)
                 byCurrency[row.currency] = Totals(currency: row.currency)
             }
+            guard var totals = byCurrency[row.currency] else { continue }
             switch row.kind {
-            case .payment:
-                byCurrency[row.currency]?.gross += row.amount
-                byCurrency[row.currency]?.fees += row.fee
-            case .refund:
-                byCurrency[row.currency]?.refunds += row.amount
-                byCurrency[row.currency]?.fees += row.fee
+            case .payment: totals.gross = totals.gross.saturatingAdd(row.amount)
+            case .refund: totals.refunds = totals.refunds.saturatingAdd(row.amount)
             }
+            totals.fees = totals.fees.saturatingAdd(row.fee)
+            byCurrency[row.currency] = totals
         }
         return order.compactMap { byCurrency[$0] }
     }

@@ -134,7 +134,9 @@ struct ShopifyInstallRoutes {
             WebhookRoutes.reject("bad_callback_hmac")
             throw HyggeError.invalidCallback
         }
-        guard let seconds = Int64(timestamp), abs(now.seconds - seconds) <= Self.timestampSkewSeconds else {
+        guard let seconds = Int64(timestamp),
+            StandardWebhooks.isWithin(seconds, of: now.seconds, tolerance: Self.timestampSkewSeconds)
+        else {
             throw HyggeError.invalidCallback
         }
         let id = MerchantID(shop)

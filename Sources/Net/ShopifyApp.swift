@@ -44,8 +44,13 @@ package struct ShopifyApp: Sendable {
 
     /// The key Hygge signs its own tokens (install state, session cookie, CSRF) with: derived from the app secret,
     /// so tokens survive restarts and die with a rotated secret.
-    var signingKey: SymmetricKey {
-        SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("hygge:session-key:v1".utf8), using: SymmetricKey(data: Array(self.apiSecret.utf8)))))
+    var signingKey: SymmetricKey { Self.signingKey(appSecret: self.apiSecret) }
+
+    static func signingKey(appSecret: String) -> SymmetricKey {
+        SymmetricKey(
+            data: Array(
+                HMAC<SHA256>.authenticationCode(
+                    for: Array("hygge:session-key:v1".utf8), using: SymmetricKey(data: Array(appSecret.utf8)))))
     }
 }
 
@@ -224,7 +229,8 @@ package enum ShopifySessionToken {
         guard StandardWebhooks.constantTimeEquals(signature, Array(expected)) else { throw .signature }
         let audiences: [String] = (claims["aud"] as? String).map { [$0] } ?? (claims["aud"] as? [String]) ?? []
         guard audiences.contains(apiKey) else { throw .audience }
-        guard let exp = (claims["exp"] as? NSNumber)?.int64Value, now <= exp + Self.leewaySeconds else { throw .expired }
+        // Compared as `now - leeway` against the claims, so a hostile `exp` of Int64.max cannot overflow.
+        guard let exp = (claims["exp"] as? NSNumber)?.int64Value, now - Self.leewaySeconds <= exp else { throw .expired }
         if let nbf = (claims["nbf"] as? NSNumber)?.int64Value, now + Self.leewaySeconds < nbf { throw .notYetValid }
         guard let dest = claims["dest"] as? String, dest.hasPrefix("https://") else { throw .destination }
         let host = String(dest.dropFirst(8))

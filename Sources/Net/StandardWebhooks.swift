@@ -42,7 +42,9 @@ package enum StandardWebhooks {
         guard let id, let timestamp, let signatures, !id.isEmpty, id.utf8.count <= 256,
             signatures.utf8.count <= Self.headerBytesMax
         else { throw .missingHeaders }
-        guard let seconds = Int64(timestamp), abs(now - seconds) <= Self.tolerance else { throw .staleTimestamp }
+        guard let seconds = Int64(timestamp), Self.isWithin(seconds, of: now, tolerance: Self.tolerance) else {
+            throw .staleTimestamp
+        }
         let expected = Self.mac(secret: secret, id: id, timestamp: timestamp, body: body)
         var valid = false
         for entry in signatures.split(separator: " ") {
@@ -52,11 +54,23 @@ package enum StandardWebhooks {
         guard valid else { throw .badSignature }
     }
 
-    /// Compares two byte strings in time that depends only on their lengths.
-    package static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    /// Whether `seconds` lies within `tolerance` of `now`, for any `Int64` (a hostile `-9223372036854775808` must not
+    /// overflow the subtraction).
+    package static func isWithin(_ seconds: Int64, of now: Int64, tolerance: Int64) -> Bool {
+        let (difference, overflow) = now.subtractingReportingOverflow(seconds)
+        return !overflow && difference.magnitude <= tolerance.magnitude
+    }
+
+    /// Compares two byte strings in time that depends only on their lengths: every byte of both is read exactly
+    /// once and folded into one accumulator, with no branch on the data (only on the lengths, which are public — a
+    /// MAC's length is fixed by its algorithm). `SecurityTests` checks that every byte is read wherever the first
+    /// difference is.
+    package static func constantTimeEquals<A: RandomAccessCollection<UInt8>, B: RandomAccessCollection<UInt8>>(
+        _ a: A, _ b: B
+    ) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
+        for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
 }

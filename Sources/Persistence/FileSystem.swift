@@ -200,7 +200,8 @@ enum FileSystem {
         var filled = 0
         while true {
             if filled == bytes.count {
-                bytes.append(contentsOf: repeatElement(0, count: max(capacity - bytes.count, 1 << 16)))
+                // An Array (not repeatElement): appending it is one copy even in unoptimized builds.
+                bytes += [UInt8](repeating: 0, count: max(capacity - bytes.count, 1 << 16))
                 capacity = bytes.count
             }
             let count = bytes.withUnsafeMutableBytes { buffer -> Int in

@@ -76,6 +76,11 @@ paths:
         content:
           application/json:
             schema: { $ref: "#/components/schemas/CreateFromCartRequest" }
+            example:
+              shop: hygge-demo.myshopify.com
+              currency: USD
+              items: [{ variant_id: 450789469002, quantity: 2 }]
+              client_total: { amount: 1, currency: USD }
       responses:
         "201":
           description: The checkout, priced by Shopify.
@@ -84,6 +89,15 @@ paths:
           content:
             application/json:
               schema: { $ref: "#/components/schemas/CheckoutCreated" }
+          links:
+            GetPlan:
+              operationId: getPlan
+              requestBody:
+                checkout_id: "$response.body#/checkout_id"
+            GetCheckout:
+              operationId: getCheckout
+              parameters:
+                id: "$response.body#/checkout_id"
         "400": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
         "409": { $ref: "#/components/responses/Error" }
@@ -152,7 +166,7 @@ paths:
         - name: shop
           in: query
           required: true
-          schema: { type: string, maxLength: 255 }
+          schema: { $ref: "#/components/schemas/ShopDomain" }
       responses:
         "302":
           description: Redirect to Shopify's `/admin/oauth/authorize` with a signed single-use `state`.
@@ -168,7 +182,7 @@ paths:
       parameters:
         - { name: code, in: query, required: true, schema: { type: string } }
         - { name: hmac, in: query, required: true, schema: { type: string } }
-        - { name: shop, in: query, required: true, schema: { type: string } }
+        - { name: shop, in: query, required: true, schema: { $ref: "#/components/schemas/ShopDomain" } }
         - { name: state, in: query, required: true, schema: { type: string } }
         - { name: timestamp, in: query, required: true, schema: { type: string } }
         - { name: host, in: query, required: false, schema: { type: string } }
@@ -187,6 +201,9 @@ paths:
       tags: [merchant]
       operationId: appHome
       summary: The merchant app (onboarding wizard or dashboard), server-rendered HTML.
+      security: [{ session: [] }, { sessionToken: [] }]
+      parameters:
+        - { name: shop, in: query, required: false, schema: { type: string } }
       responses:
         "200":
           description: HTML page.
@@ -194,8 +211,9 @@ paths:
             text/html:
               schema: { type: string }
         "302":
-          description: No session; redirect to install.
-        "401": { $ref: "#/components/responses/Error" }
+          description: No session but a valid `shop`; redirect to install.
+        "401": { $ref: "#/components/responses/SignedOut" }
+        "403": { $ref: "#/components/responses/Error" }
 
   /app/integrations/whop:
     get:
@@ -205,7 +223,7 @@ paths:
       security: [{ session: [] }, { sessionToken: [] }]
       responses:
         "200": { description: HTML page., content: { text/html: { schema: { type: string } } } }
-        "401": { description: Not signed in (HTML page). }
+        "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
 
   /app/settings:
@@ -216,7 +234,7 @@ paths:
       security: [{ session: [] }, { sessionToken: [] }]
       responses:
         "200": { description: HTML page., content: { text/html: { schema: { type: string } } } }
-        "401": { description: Not signed in (HTML page). }
+        "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
 
   /app/whop-key:
@@ -237,9 +255,15 @@ paths:
                 api_key: { type: string }
       responses:
         "303": { description: Saved; back to `/app`. }
+        "400": { $ref: "#/components/responses/Error" }
+        "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
-        "422": { description: "The wizard again with \"This key didn't validate\" and the three checks (HTML)." }
-        "502": { description: Whop did not answer (HTML). }
+        "422":
+          description: "The wizard again with \"This key didn't validate\" and the three checks (HTML)."
+          content: { text/html: { schema: { type: string } } }
+        "502":
+          description: Whop did not answer (HTML).
+          content: { text/html: { schema: { type: string } } }
 
   /app/webhook-secret:
     post:
@@ -260,6 +284,7 @@ paths:
       responses:
         "303": { description: Saved; back to `/app/integrations/whop`. }
         "400": { $ref: "#/components/responses/Error" }
+        "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
 
   /app/orders/{checkout_id}/retry-sync:
@@ -280,6 +305,8 @@ paths:
                 _csrf: { type: string }
       responses:
         "303": { description: Queued; back to `/app`. }
+        "400": { $ref: "#/components/responses/Error" }
+        "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
         "409": { $ref: "#/components/responses/Error" }
@@ -377,7 +404,7 @@ paths:
         - name: month
           in: query
           required: false
-          schema: { type: string, pattern: "^[0-9]{4}-[0-9]{2}$" }
+          schema: { type: string, pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$" }
       responses:
         "200":
           description: Rows and totals that reconcile.
@@ -530,10 +557,10 @@ paths:
       summary: This document.
       responses:
         "200":
-          description: OpenAPI 3.1 YAML.
+          description: OpenAPI 3.1 YAML (this document).
           content:
             application/yaml:
-              schema: { type: string }
+              schema: { type: object }
 
   /admin/snapshot:
     post:
@@ -669,6 +696,11 @@ components:
       schema: { type: string, maxLength: 4096 }
 
   responses:
+    SignedOut:
+      description: Not signed in (an HTML page that links to the install).
+      content:
+        text/html:
+          schema: { type: string }
     Error:
       description: An error with a stable code.
       headers:
@@ -727,6 +759,12 @@ components:
         amount: { type: integer, description: Integer minor units (cents for USD, yen for JPY). }
         currency: { type: string, pattern: "^[A-Z]{3}$" }
 
+    ShopDomain:
+      type: string
+      maxLength: 255
+      pattern: "^[a-z0-9][a-z0-9-]*\\.myshopify\\.com$"
+      example: hygge-demo.myshopify.com
+
     CheckoutID:
       type: string
       pattern: "^chk_[0-9a-f]{24}$"
@@ -749,7 +787,7 @@ components:
       type: object
       required: [shop, items, currency]
       properties:
-        shop: { type: string, maxLength: 255 }
+        shop: { $ref: "#/components/schemas/ShopDomain" }
         currency: { type: string, pattern: "^[A-Za-z]{3}$" }
         items:
           type: array
@@ -762,7 +800,7 @@ components:
               variant_id: { type: integer, minimum: 1 }
               quantity: { type: integer, minimum: 1, maximum: 999 }
         client_total: { $ref: "#/components/schemas/Money" }
-        email: { type: string, maxLength: 320 }
+        email: { type: string, maxLength: 254, pattern: "@" }
 
     LineItem:
       type: object
@@ -871,10 +909,45 @@ components:
       description: Older shape (company_id, numbers in major units) or newer (account_id, Money objects).
       properties:
         id: { type: string }
-        type: { type: string }
+        type: { type: string, description: "e.g. payment.succeeded, payment_failed, refund.created, membership.activated" }
+        event: { type: string }
         company_id: { type: string }
         account_id: { type: string }
-        data: { type: object }
+        data:
+          type: object
+          properties:
+            id: { type: string }
+            status: { type: string }
+            total: { $ref: "#/components/schemas/WhopAmount" }
+            amount: { $ref: "#/components/schemas/WhopAmount" }
+            currency: { type: string }
+            checkout_configuration_id: { type: string }
+            plan: { type: object, properties: { id: { type: string } } }
+            plan_id: { type: string }
+            payment_id: { type: string }
+            payment: { type: object, properties: { id: { type: string } } }
+            company: { type: object, properties: { id: { type: string } } }
+            metadata: { type: object }
+      example:
+        id: msg_1
+        type: payment.succeeded
+        company_id: biz_sandbox_demo
+        data:
+          id: pay_1
+          total: 398.0
+          currency: usd
+          plan: { id: plan_1 }
+          metadata: { hygge_checkout_id: chk_0123456789abcdef01234567 }
+
+    WhopAmount:
+      description: A number in major units, a decimal string, or a Money object.
+      oneOf:
+        - { type: number }
+        - { type: string }
+        - type: object
+          properties:
+            amount: { type: [string, number] }
+            currency: { type: string }
 
     DeliveryOutcome:
       type: object

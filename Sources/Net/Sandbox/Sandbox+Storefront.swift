@@ -7,10 +7,22 @@ import NIOCore
 extension Sandbox {
     private static let cartCookie = "sandbox_cart"
 
-    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    /// Demo pages with inline scripts: no script-src restriction, but no plugins and no `<base>` hijack.
+    static let contentSecurityPolicy = "object-src 'none'; base-uri 'none'; form-action 'self'"
+
+    /// An HTML page of the sandbox. Storefront pages may be framed only by the same origin; the emulated Whop
+    /// purchase page (`framable`) is framed by the storefront's drawer, as Whop's own checkout is, so it sets no
+    /// framing restriction unless the emulator is told to refuse framing.
+    static func html(_ text: String, status: HTTPResponse.Status = .ok, framable: Bool = false) -> Response {
         var response = JSONResponse.raw(text, contentType: "text/html; charset=utf-8", status: status)
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        if framable {
+            response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        } else {
+            response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy + "; frame-ancestors 'self'"
+            response.headers[HTTPField.Name("X-Frame-Options")!] = "SAMEORIGIN"
+        }
         return response
     }
 
@@ -161,7 +173,7 @@ extension Sandbox {
             var back=document.getElementById("back");if(back&&window.top===window)back.hidden=false;})
             .catch(function(){b.disabled=false;b.textContent="Pay";});});</script></body></html>
             """
-        var response = Self.html(page)
+        var response = Self.html(page, framable: true)
         if await self.whop.framingRefused {
             response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
             response.headers[HTTPField.Name("Content-Security-Policy")!] = "frame-ancestors 'none'"
