@@ -15,11 +15,13 @@ package final class MerchantRegistry: Sendable {
     /// A registry over restored states; registers their checkouts and companies in the directory.
     package init(states: [MerchantID: MerchantState], environment: MerchantEnvironment) {
         var actors: [MerchantID: MerchantActor] = [:]
+        actors.reserveCapacity(states.count)
         for (id, state) in states {
             actors[id] = MerchantActor(state: state, environment: environment)
-            for checkout in state.checkouts.keys { environment.directory.register(checkout, merchant: id) }
             if let company = state.companyID { environment.directory.register(company: company, merchant: id) }
         }
+        environment.directory.register(
+            contentsOf: states.lazy.flatMap { id, state in state.checkouts.keys.lazy.map { ($0, id) } })
         self.actors = Mutex(actors)
         self.environment = environment
     }

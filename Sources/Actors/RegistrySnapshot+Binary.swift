@@ -25,12 +25,33 @@ enum BinarySnapshotBody {
         withUnsafeBytes(of: Self.version.littleEndian) { out.bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: snapshot.lsn.littleEndian) { out.bytes.append(contentsOf: $0) }
         out.count(snapshot.merchants.count)
-        for state in snapshot.merchants {
-            let block = MerchantEncoder.encode(state)
+        let blocks = Self.encodeBlocks(snapshot.merchants)
+        out.bytes.reserveCapacity(out.bytes.count + blocks.reduce(0) { $0 + $1.count + 5 })
+        for block in blocks {
             out.count(block.count)
             out.bytes.append(contentsOf: block)
         }
         return out.bytes
+    }
+
+    /// Encodes merchant blocks on every core.
+    static func encodeBlocks(_ merchants: [MerchantState]) -> [[UInt8]] {
+        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, merchants.count / 64))
+        if workers == 1 { return merchants.map(MerchantEncoder.encode) }
+        let slots = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: merchants.count)
+        defer { slots.deallocate() }
+        nonisolated(unsafe) let shared = slots
+        merchants.withUnsafeBufferPointer { states in
+            nonisolated(unsafe) let states = states
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let per = (states.count + workers - 1) / workers
+                for index in min(states.count, worker * per)..<min(states.count, (worker + 1) * per) {
+                    (shared.baseAddress! + index).initialize(to: MerchantEncoder.encode(states[index]))
+                }
+            }
+        }
+        defer { _ = slots.baseAddress!.deinitialize(count: merchants.count) }
+        return Array(slots)
     }
 
     // MARK: Decoding

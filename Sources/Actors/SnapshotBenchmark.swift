@@ -2,6 +2,10 @@ import Foundation
 package import Logging
 import Persistence
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `hygge snapshot bench`: builds realistic merchant state through the production event path (`MerchantEvent`s
 /// applied by `MerchantState.apply`, or encoded as journal payloads and folded by `Restorer`), writes it with the
 /// real `SnapshotStore`, restores it with the real `Restore.run` (from the snapshot alone and from the snapshot plus a
@@ -44,6 +48,8 @@ package enum SnapshotBenchmark {
         package var snapshotUncompressedBytes: Int
         /// `Restore.run` with only the snapshot in the data directory.
         package var restoreSeconds: Double
+        /// CPU time (user + system, all threads) of that restore: on a busy machine a steadier measure than wall time.
+        package var restoreCPUSeconds: Double
         package var restorePhases: RestoreTimings
         /// `Vault.merchantsNotOpening` and the `MerchantRegistry` over the restored states (the rest of start-up).
         package var vaultCheckSeconds: Double
@@ -52,6 +58,7 @@ package enum SnapshotBenchmark {
         package var tailWriteSeconds: Double
         /// `Restore.run` with the snapshot and `tailRecords` journal records after it.
         package var restoreWithTailSeconds: Double
+        package var restoreWithTailCPUSeconds: Double
         package var restoreWithTailPhases: RestoreTimings
         /// Tail records replayed per second (journal phase of the second restore).
         package var replayRecordsPerSecond: Double
@@ -83,7 +90,9 @@ package enum SnapshotBenchmark {
         // 3. Restore from the snapshot alone.
         PeakRSS.reset()
         let restoreStart = clock.now
+        let restoreCPU = CPUTime.now()
         let restored = try Restore.run(store: StoreConfiguration(dataDirectory: snapshotDirectory), logger: logger)
+        let restoreCPUSeconds = CPUTime.now() - restoreCPU
         let restoreSeconds = (clock.now - restoreStart).seconds
         let peakRestore = PeakRSS.current()
         await restored.journal.close()
@@ -111,7 +120,9 @@ package enum SnapshotBenchmark {
         let tail = try await Self.writeTail(options, into: tailDirectory, after: floor, states: &expected, logger: logger)
         let tailSeconds = (clock.now - tailStart).seconds
         let tailRestoreStart = clock.now
+        let tailCPU = CPUTime.now()
         let withTail = try Restore.run(store: StoreConfiguration(dataDirectory: tailDirectory), logger: logger)
+        let tailCPUSeconds = CPUTime.now() - tailCPU
         let tailRestoreSeconds = (clock.now - tailRestoreStart).seconds
         await withTail.journal.close()
         let verifiedWithTail = withTail.states == expected && withTail.report.replayed == tail
@@ -131,10 +142,11 @@ package enum SnapshotBenchmark {
             buildSeconds: buildSeconds, bodyFormat: options.bodyFormat.rawValue, zlibLevel: Int(options.zlibLevel), snapshotRecords: states.count,
             snapshotEncodeSeconds: encodeSeconds, snapshotWriteSeconds: writeSeconds,
             snapshotCompressedBytes: info.bytes, snapshotUncompressedBytes: uncompressed,
-            restoreSeconds: restoreSeconds, restorePhases: restoredPhases,
+            restoreSeconds: restoreSeconds, restoreCPUSeconds: restoreCPUSeconds, restorePhases: restoredPhases,
             vaultCheckSeconds: locked.isEmpty ? vaultSeconds : -1,
             registrySeconds: registryCount == states.count ? registrySeconds : -1,
             tailRecords: tail, tailWriteSeconds: tailSeconds, restoreWithTailSeconds: tailRestoreSeconds,
+            restoreWithTailCPUSeconds: tailCPUSeconds,
             restoreWithTailPhases: withTail.timings,
             replayRecordsPerSecond: journalSeconds > 0 ? Double(tail) / journalSeconds : 0,
             peakRSSBytes: PeakRSS.current(), peakRSSRestoreBytes: peakRestore, verified: verified,
@@ -432,6 +444,20 @@ package enum PeakRSS {
         guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return }
         try? handle.write(contentsOf: Data("5".utf8))
         try? handle.close()
+    }
+}
+
+/// Process CPU time (user + system, every thread) in seconds, from `getrusage`.
+enum CPUTime {
+    static func now() -> Double {
+        #if canImport(Glibc)
+        var usage = rusage()
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        #else
+        return 0
+        #endif
     }
 }
 
