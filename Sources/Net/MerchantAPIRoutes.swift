@@ -270,9 +270,8 @@ struct MerchantAPIRoutes {
             var status: String
             var error: String?
         }
-        let failed = outcome == .failed
-        let error = failed ? (try await merchant.checkout(id)).refundFailures?.last?.error : nil
-        return JSONResponse.make(
-            RetryDTO(checkout_id: raw, status: failed ? "failed" : "refunded", error: error))
+        guard outcome == .failed else { return JSONResponse.make(RetryDTO(checkout_id: raw, status: "refunded")) }
+        let failure = try await merchant.checkout(id).refundFailures?.last
+        return JSONResponse.make(RetryDTO(checkout_id: raw, status: "failed", error: failure?.error))
     }
 }

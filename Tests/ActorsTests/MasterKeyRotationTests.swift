@@ -1,6 +1,8 @@
 import Actors
+import Crypto
 import Foundation
 import Logging
+import Persistence
 import Testing
 
 /// Online master-key rotation inside the domain: the keyring, each actor's durable re-wrap, and a restart.

@@ -74,7 +74,9 @@ struct MasterKeyRotationLiveTests {
             #expect(short.errorCode == "invalid_request")
 
             let fixedShops = shops
-            let (outcomes, rotation) = try await withThrowingTaskGroup(of: (Outcome?, LiveServer.Reply?).self) { group in
+            let (outcomes, rotation) = try await withThrowingTaskGroup(
+                of: (Outcome?, LiveServer.Reply?).self, returning: ([Outcome], LiveServer.Reply?).self
+            ) { group in
                 for worker in 0..<4 {
                     group.addTask { (try await Self.buyers(live, shops: fixedShops, offset: worker, count: 12), nil) }
                 }

@@ -1,6 +1,7 @@
 import Actors
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import Net
 import Testing
 
