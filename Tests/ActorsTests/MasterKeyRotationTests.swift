@@ -43,6 +43,24 @@ struct MasterKeyRotationTests {
             #expect(await merchant.dataKeyOpens(with: new))
             #expect(!(await merchant.dataKeyOpens(with: harness.master)))
         }
+        // With no other traffic, the data directory holds no data key the old master key opens: neither kept
+        // snapshot, nor any journal record still on disk.
+        var wrapped: [(MerchantID, SealedValue)] = []
+        for info in try SnapshotStore.list(directory: harness.directory) {
+            let (_, body) = try SnapshotStore.read(path: info.path)
+            wrapped += try RegistrySnapshot.decode(body).merchants.map { ($0.id, $0.dataKey) }
+        }
+        try JournalInspector.forEachRecord(directory: harness.directory) { record in
+            guard let entry = try? JSONDecoder().decode(JournalEntry.self, from: Data(record.payload)) else { return }
+            switch entry.e {
+            case .created(let dataKey, _), .dataKeyRewrapped(let dataKey): wrapped.append((entry.m, dataKey))
+            default: break
+            }
+        }
+        #expect(wrapped.count >= 3)
+        for (merchant, key) in wrapped {
+            #expect((try? Vault.unwrap(key, for: merchant, master: harness.master)) == nil, "\(merchant)")
+        }
         // A merchant created after the rotation is wrapped under the new key.
         let late = try await harness.registry.merchantCreatingIfNeeded(MerchantID("rotate-late.myshopify.com"), now: .now)
         #expect(await late.dataKeyOpens(with: new))
