@@ -69,6 +69,17 @@ package final class HyggeServer: Sendable {
     let logger: Logger
     let metricsText: @Sendable () -> String
 
+    /// The outbound client's pool. AsyncHTTPClient's default of 8 HTTP/1.1 connections per host caps
+    /// every merchant's Whop calls together (one host, api.whop.com — or the sandbox's own address)
+    /// at 8 in flight: at 120 ms per call that is ~66 plans/s for the whole node, and checkouts
+    /// queue behind each other for seconds (BENCHMARKS.md, "flow at half peak"). Upstream latency,
+    /// not CPU, bounds these calls, so allow many more; HTTP/2 upstreams multiplex anyway.
+    static var upstreamClientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        return configuration
+    }
+
     /// Restores state from the data directory and builds the clients; does not listen yet.
     package init(
         configuration: ServerConfiguration, logger: Logger, metricsText: @escaping @Sendable () -> String = { "" }
@@ -88,7 +99,7 @@ package final class HyggeServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metricsText = metricsText
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamClientConfiguration)
         self.http = http
         let sandbox = configuration.sandbox
         let shopifyBase = configuration.shopifyBaseURL

@@ -148,22 +148,46 @@ package struct ShopifyHTTPClient: ShopifyAdmin {
             sourceIdentifier: envelope.order.source_identifier)
     }
 
+    /// Pages `findOrder` reads at most (250 orders each) before it reports the lookup as failed.
+    static let findOrderPagesMax = 40
+
+    /// Looks for the order carrying `sourceIdentifier` among the orders created since `createdAtMin`, following
+    /// Shopify's cursor pagination (`Link: <…page_info=…>; rel="next"`): a shop can take more than one page of
+    /// orders between the first attempt and the lookup, and an order missed there would be posted twice. Throws
+    /// (so nothing is re-posted) when the listing cannot be read to its end.
     package func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
         async throws(GatewayError) -> ShopifyOrder?
     {
         let since = createdAtMin.iso8601.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        let reply = try await self.send(
-            shop, .GET,
-            self.url(shop, "orders.json?status=any&limit=250&fields=id,name,source_identifier&created_at_min=\(since)"),
-            headers: [("X-Shopify-Access-Token", token)], body: nil, provider: "shopify")
-        guard (200..<300).contains(reply.status) else {
-            throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
+        var url = self.url(shop, "orders.json?status=any&limit=250&fields=id,name,source_identifier&created_at_min=\(since)")
+        for _ in 0..<Self.findOrderPagesMax {
+            let reply = try await self.send(
+                shop, .GET, url, headers: [("X-Shopify-Access-Token", token)], body: nil, provider: "shopify")
+            guard (200..<300).contains(reply.status) else {
+                throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
+            }
+            guard let envelope = UpstreamJSON.decode(OrdersEnvelope.self, reply.body) else {
+                throw .unavailable("unreadable orders")
+            }
+            if let order = envelope.orders.first(where: { $0.source_identifier == sourceIdentifier }) {
+                return ShopifyOrder(id: order.id, name: order.name ?? "#\(order.id)", sourceIdentifier: order.source_identifier)
+            }
+            guard let next = Self.nextPageURL(reply.headers.first(name: "Link")) else { return nil }
+            url = next
         }
-        guard let envelope = UpstreamJSON.decode(OrdersEnvelope.self, reply.body) else {
-            throw .unavailable("unreadable orders")
+        throw .unavailable("more than \(Self.findOrderPagesMax) pages of orders to search")
+    }
+
+    /// The `rel="next"` target of a Link header (`<https://…page_info=…>; rel="next", <…>; rel="previous"`).
+    package static func nextPageURL(_ link: String?) -> String? {
+        guard let link else { return nil }
+        for part in link.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let target = pieces.first, target.hasPrefix("<"), target.hasSuffix(">"),
+                pieces.dropFirst().contains(where: { $0.replacingOccurrences(of: " ", with: "") == "rel=\"next\"" })
+            else { continue }
+            return String(target.dropFirst().dropLast())
         }
-        return envelope.orders.first { $0.source_identifier == sourceIdentifier }.map {
-            ShopifyOrder(id: $0.id, name: $0.name ?? "#\($0.id)", sourceIdentifier: $0.source_identifier)
-        }
+        return nil
     }
 }

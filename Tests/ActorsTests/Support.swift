@@ -13,6 +13,9 @@ final class FakeShopify: ShopifyAdmin {
         var orderPosts = 0
         /// Errors thrown by the next order POSTs, in order; `createdAnyway` ones still create the order.
         var orderFaults: [(error: GatewayError, createdAnyway: Bool)] = []
+        /// Errors thrown by the next order lookups (`findOrder`), in order.
+        var lookupFaults: [GatewayError] = []
+        var lookups = 0
     }
     let book = Mutex(Book())
 
@@ -45,7 +48,12 @@ final class FakeShopify: ShopifyAdmin {
     func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
         async throws(GatewayError) -> ShopifyOrder?
     {
-        self.book.withLock { $0.orders.first { $0.sourceIdentifier == sourceIdentifier } }
+        let result: Result<ShopifyOrder?, GatewayError> = self.book.withLock { book in
+            book.lookups += 1
+            if !book.lookupFaults.isEmpty { return .failure(book.lookupFaults.removeFirst()) }
+            return .success(book.orders.first { $0.sourceIdentifier == sourceIdentifier })
+        }
+        return try result.get()
     }
 }
 

@@ -48,11 +48,21 @@ extension Sandbox {
                 render: { await Self.answer($0, latency: latency) })
         }
         shopify.get("api/{version}/orders.json") { request, context in
-            await Self.answer(
-                await self.shopify.orders(
-                    shop: context.parameters.get("shop") ?? "", token: request.headers[token],
-                    createdAtMin: request.uri.queryParameters.get("created_at_min")),
-                latency: await self.shopify.latency)
+            let query = request.uri.queryParameters
+            var (answer, next) = await self.shopify.orders(
+                shop: context.parameters.get("shop") ?? "", token: request.headers[token],
+                createdAtMin: query.get("created_at_min"), limit: query.get("limit"), fields: query.get("fields"),
+                pageInfo: query.get("page_info"))
+            if let next {
+                var parameters = ["page_info=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)"]
+                if let limit = query.get("limit") { parameters.append("limit=\(limit)") }
+                if let fields = query.get("fields") {
+                    parameters.append("fields=\(fields.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? fields)")
+                }
+                let host = request.head.authority ?? "localhost"
+                answer.headers.append(("Link", "<http://\(host)\(request.uri.path)?\(parameters.joined(separator: "&"))>; rel=\"next\""))
+            }
+            return await Self.answer(answer, latency: await self.shopify.latency)
         }
         shopify.get("api/{version}/script_tags.json") { request, context in
             await Self.answer(

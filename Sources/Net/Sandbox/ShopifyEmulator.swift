@@ -221,15 +221,49 @@ package actor ShopifyEmulator {
         return self.stamped(Self.json(["order": order], status: 201))
     }
 
-    /// `GET orders.json?status=any[&created_at_min=…]`.
-    package func orders(shop: String, token: String?, createdAtMin: String?) -> Answer {
+    /// `GET orders.json?status=any[&created_at_min=…][&limit=N][&fields=a,b][&page_info=…]`, oldest first. With `limit`
+    /// (1–250) it pages like Shopify: at most `limit` orders and, when more follow, a cursor for the next page, which
+    /// the route turns into a `Link: <…&page_info=…>; rel="next"` header (with `page_info`, the other filters are
+    /// the cursor's, as on Shopify). Without `limit` it answers every order (a sandbox convenience for tools and
+    /// the banner's curl line; real Shopify would answer 50). `fields` keeps only the named fields.
+    package func orders(
+        shop: String, token: String?, createdAtMin: String?, limit: String? = nil, fields: String? = nil,
+        pageInfo: String? = nil
+    ) -> (answer: Answer, nextPageInfo: String?) {
         self.record("GET orders.json", shop: shop)
-        if let refusal = self.authorize(shop, token) { return refusal }
-        let orders = (self.shops[shop]?.orders ?? []).filter { order in
-            guard let min = createdAtMin, let created = order["created_at"] as? String else { return true }
+        if let refusal = self.authorize(shop, token) { return (refusal, nil) }
+        var minimum = createdAtMin
+        var offset = 0
+        if let pageInfo {
+            guard let decoded = Data(base64Encoded: pageInfo).flatMap({ String(data: $0, encoding: .utf8) }),
+                let separator = decoded.firstIndex(of: "|"), let start = Int(decoded[..<separator]), start >= 0
+            else { return (Self.json(["errors": "Invalid page_info."], status: 400), nil) }
+            offset = start
+            let rest = decoded[decoded.index(after: separator)...]
+            minimum = rest.isEmpty ? nil : String(rest)
+        }
+        var pageSize: Int?
+        if let limit {
+            guard let value = Int(limit), (1...250).contains(value) else {
+                return (Self.json(["errors": "limit must be between 1 and 250"], status: 400), nil)
+            }
+            pageSize = value
+        }
+        let matching = (self.shops[shop]?.orders ?? []).filter { order in
+            guard let min = minimum, let created = order["created_at"] as? String else { return true }
             return created >= min
         }
-        return self.stamped(Self.json(["orders": orders]))
+        var page = Array(matching.dropFirst(offset))
+        var next: String?
+        if let pageSize, page.count > pageSize {
+            page = Array(page.prefix(pageSize))
+            next = Data("\(offset + pageSize)|\(minimum ?? "")".utf8).base64EncodedString()
+        }
+        if let fields {
+            let keep = Set(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            page = page.map { $0.filter { keep.contains($0.key) } }
+        }
+        return (self.stamped(Self.json(["orders": page])), next)
     }
 
     /// An order as the emulator stored it, for tests and the load test's correctness check.
