@@ -22,6 +22,10 @@ package struct ServerConfiguration: Sendable {
     package var shopifyBaseURL: String?
     /// `HYGGE_WHOP_API_BASE`; nil = real Whop, or the emulator in sandbox mode.
     package var whopAPIBase: String?
+    /// One Shopify Admin request's timeout (the outbox retries after it).
+    package var shopifyTimeout: Duration = .seconds(10)
+    /// One Whop request's timeout; get-plan's retries together are bounded by `settings.whopDeadline`.
+    package var whopTimeout: Duration = .seconds(4)
     package var shopifyAPIVersion = "2026-10"
     package var whopAPIVersion = "2025-01-01"
     package var adminToken: String?
@@ -102,11 +106,12 @@ package final class HyggeServer: Sendable {
             ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
         self.shopifyBaseTemplate = shopifyBase
         self.shopify = ShopifyHTTPClient(
-            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion, logger: logger)
+            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion,
+            timeout: configuration.shopifyTimeout, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
             base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
-            apiVersion: configuration.whopAPIVersion, logger: logger)
+            apiVersion: configuration.whopAPIVersion, timeout: configuration.whopTimeout, logger: logger)
         do {
             self.core = try ServiceCore.open(
                 store: configuration.store, settings: configuration.settings, master: configuration.master,

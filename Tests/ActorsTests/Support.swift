@@ -65,6 +65,8 @@ final class FakeWhop: WhopAPI {
         var planCalls = 0
         var refunds: [(payment: String, amount: Money?)] = []
         var failPlans = false
+        /// Plan creation hangs (until cancelled) instead of answering.
+        var hangPlans = false
     }
     let book = Mutex(Book())
     let planDelay: Duration
@@ -81,6 +83,11 @@ final class FakeWhop: WhopAPI {
 
     func createPlan(apiKey: String, request: PlanRequest) async throws(GatewayError) -> WhopPlan {
         if self.planDelay > .zero { try? await Task.sleep(for: self.planDelay) }
+        if self.book.withLock({ $0.hangPlans }) {
+            // A Whop that never answers: only cancellation (the caller's deadline) ends the wait.
+            try? await Task.sleep(for: .seconds(3600))
+            throw .unavailable("cancelled")
+        }
         let result: Result<WhopPlan, GatewayError> = self.book.withLock { book in
             book.planCalls += 1
             if book.failPlans { return .failure(.rejected(status: 400, message: "nope")) }
