@@ -66,6 +66,9 @@ package actor MerchantActor {
     private var priceLoads: [Int64: Task<VariantInfo?, any Error>] = [:]
     private var planLoads: [CheckoutID: Task<WhopPlan, any Error>] = [:]
     private var cartLoads: [String: Task<Checkout, any Error>] = [:]
+    /// Live reservations per month, kept in step with `state.reserved` by `commit`. The monthly-limit check runs
+    /// on every get-plan, and counting `state.reserved` there costs O(live reservations) — thousands under load.
+    private var reservationsByMonth: [String: Int]
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -77,6 +80,20 @@ package actor MerchantActor {
         self.id = state.id
         self.state = state
         self.environment = environment
+        self.reservationsByMonth = Self.countReservations(state)
+    }
+
+    private static func countReservations(_ state: MerchantState) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for id in state.reserved {
+            if let month = state.checkouts[id]?.reservedMonth { counts[month, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// Paid transactions plus live reservations in `month` (`MerchantState.limitUsage`, in O(1)).
+    package func limitUsage(in month: String) -> Int {
+        (self.state.usage[month]?.paid ?? 0) + self.reservationsByMonth[month, default: 0]
     }
 
     // MARK: Journal
@@ -97,10 +114,20 @@ package actor MerchantActor {
                 self.environment.logger.error("journal append failed", metadata: ["merchant.id": "\(self.id)"])
                 throw .journalUnavailable
             }
+            let touched = event.checkoutIDs
+            for id in touched { self.adjustReservation(of: id, by: -1) }
             self.state.apply(event)
+            for id in touched { self.adjustReservation(of: id, by: +1) }
             self.state.appliedLSN = lsn
         }
         return lsn
+    }
+
+    /// Removes (-1, before an event) or adds (+1, after it) the checkout's reservation to `reservationsByMonth`.
+    private func adjustReservation(of id: CheckoutID, by delta: Int) {
+        guard self.state.reserved.contains(id), let month = self.state.checkouts[id]?.reservedMonth else { return }
+        let count = self.reservationsByMonth[month, default: 0] + delta
+        self.reservationsByMonth[month] = count == 0 ? nil : count
     }
 
     /// Waits until everything this merchant has applied is durable, so no reply reveals an unjournaled change.
@@ -432,9 +459,9 @@ package actor MerchantActor {
         }
         let credentials = try self.readyCredentials()
         let month = now.month
-        if self.state.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
+        if self.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
             try self.expireDue(now: now)
-            if self.state.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
+            if self.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
                 throw .monthlyLimitReached
             }
         }
@@ -661,7 +688,7 @@ package actor MerchantActor {
             whopKeyFingerprint: self.state.whopKeyFingerprint, webhookSecretSet: self.state.webhookSecret != nil,
             webhookReceived: self.state.webhookReceived, companyConnectedElsewhere: self.companyConnectedElsewhere,
             tier: self.state.tier, monthlyLimit: self.monthlyLimit,
-            month: month, usage: self.state.usage[month] ?? MonthUsage(), reserved: self.state.reservations(in: month))
+            month: month, usage: self.state.usage[month] ?? MonthUsage(), reserved: self.reservationsByMonth[month, default: 0])
     }
 
     /// Ledger rows of one `YYYY-MM` month, oldest first.

@@ -75,3 +75,23 @@ package struct JournalEntry: Hashable, Sendable, Codable {
         self.e = event
     }
 }
+
+extension MerchantEvent {
+    /// The checkouts this event changes (what an actor's derived counters must re-read around `apply`).
+    package var checkoutIDs: [CheckoutID] {
+        switch self {
+        case .checkoutCreated(let checkout, _, _): [checkout.id]
+        case .planCreated(let id, _, _, _), .paymentRecorded(let id, _, _, _, _, _, _),
+            .paymentMismatched(let id, _, _, _, _), .paymentFailed(let id, _, _, _), .refundRecorded(let id, _, _, _, _),
+            .checkoutExpired(let id, _), .orderAttemptStarted(let id, _), .orderAttemptFailed(let id, _, _, _),
+            .orderSynced(let id, _, _), .orderRetryRequested(let id), .shopifyRefundRequested(let id, _, _, _, _),
+            .shopifyRefundFinished(let id, _, _, _), .shopifyRefundFailed(let id, _, _, _, _, _),
+            .shopifyRefundRetried(let id, _, _):
+            [id]
+        case .customersRedacted(let ids, _): ids
+        case .created, .dataKeyRewrapped, .installed, .uninstalled, .whopKeySet, .webhookSecretSet, .deliverySeen,
+            .tierChanged, .shopRedacted:
+            []
+        }
+    }
+}

@@ -25,6 +25,10 @@ package struct ServerConfiguration: Sendable {
     package var shopifyBaseURL: String?
     /// `HYGGE_WHOP_API_BASE`; nil = real Whop, or the emulator in sandbox mode.
     package var whopAPIBase: String?
+    /// One Shopify Admin request's timeout (the outbox retries after it).
+    package var shopifyTimeout: Duration = .seconds(10)
+    /// One Whop request's timeout; get-plan's retries together are bounded by `settings.whopDeadline`.
+    package var whopTimeout: Duration = .seconds(4)
     package var shopifyAPIVersion = "2026-10"
     package var whopAPIVersion = "2025-01-01"
     package var adminToken: String?
@@ -68,6 +72,17 @@ package final class HyggeServer: Sendable {
     let logger: Logger
     let metricsText: @Sendable () -> String
 
+    /// The outbound client's pool. AsyncHTTPClient's default of 8 HTTP/1.1 connections per host caps
+    /// every merchant's Whop calls together (one host, api.whop.com — or the sandbox's own address)
+    /// at 8 in flight: at 120 ms per call that is ~66 plans/s for the whole node, and checkouts
+    /// queue behind each other for seconds (BENCHMARKS.md, "flow at half peak"). Upstream latency,
+    /// not CPU, bounds these calls, so allow many more; HTTP/2 upstreams multiplex anyway.
+    static var upstreamClientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        return configuration
+    }
+
     /// Restores state from the data directory and builds the clients; does not listen yet.
     package init(
         configuration: ServerConfiguration, logger: Logger, metricsText: @escaping @Sendable () -> String = { "" }
@@ -87,18 +102,19 @@ package final class HyggeServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metricsText = metricsText
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamClientConfiguration)
         self.http = http
         let sandbox = configuration.sandbox
         let shopifyBase = configuration.shopifyBaseURL
             ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
         self.shopifyBaseTemplate = shopifyBase
         self.shopify = ShopifyHTTPClient(
-            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion, logger: logger)
+            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion,
+            timeout: configuration.shopifyTimeout, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
             base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
-            apiVersion: configuration.whopAPIVersion, logger: logger)
+            apiVersion: configuration.whopAPIVersion, timeout: configuration.whopTimeout, logger: logger)
         do {
             self.core = try ServiceCore.open(
                 store: configuration.store, settings: configuration.settings, master: configuration.master,

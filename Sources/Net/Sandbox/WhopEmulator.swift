@@ -32,6 +32,11 @@ package actor WhopEmulator {
     private var planToConfiguration: [String: String] = [:]
     private var idempotent: [String: String] = [:]
     private var payments: [String: (configuration: String, refunded: Int64)] = [:]
+    /// Money taken per payment id: minor units and upper-case currency (succeeded payments only).
+    private var taken: [String: (amount: Int64, currency: String)] = [:]
+    private var planFaults: [SandboxFault] = []
+    /// `POST /checkout_configurations` requests received (faulted ones included).
+    package private(set) var planRequests = 0
     /// Refund calls received (payment id, partial amount text or nil for full).
     package private(set) var refunds: [(String, String?)] = []
     private var pendingRefundDeliveries: [Delivery] = []
@@ -53,6 +58,47 @@ package actor WhopEmulator {
 
     /// Sets the emulated latency.
     package func setLatency(_ latency: Duration) { self.latency = latency }
+
+    /// Queues faults for the next plan creations (each fault is used by one request).
+    package func injectPlanFaults(_ faults: [SandboxFault]) {
+        self.planFaults.append(contentsOf: faults.prefix(max(0, SandboxFault.queueMax - self.planFaults.count)))
+    }
+
+    /// Drops every queued fault.
+    package func clearFaults() { self.planFaults = [] }
+
+    /// Counts a plan-creation request and returns the fault it meets, if any.
+    package func takePlanFault() -> SandboxFault? {
+        self.planRequests += 1
+        return self.planFaults.isEmpty ? nil : self.planFaults.removeFirst()
+    }
+
+    /// What the emulated Whop holds about one payment: what the buyer paid and what was refunded since.
+    package struct PaymentRecord: Sendable, Equatable {
+        package var paymentID: String
+        package var checkoutID: String?
+        package var configurationID: String
+        package var amount: Int64
+        package var currency: String
+        package var refunded: Int64
+    }
+
+    /// Every succeeded payment of a company, by payment id.
+    package func paymentRecords(company: String) -> [PaymentRecord] {
+        self.taken.compactMap { id, money in
+            guard let payment = self.payments[id], let configuration = self.configurations[payment.configuration],
+                configuration.companyID == company
+            else { return nil }
+            return PaymentRecord(
+                paymentID: id, checkoutID: configuration.metadata["hygge_checkout_id"], configurationID: configuration.id,
+                amount: money.amount, currency: money.currency, refunded: payment.refunded)
+        }.sorted { $0.paymentID < $1.paymentID }
+    }
+
+    /// The checkout configurations created for a Hygge checkout (one, whatever the retries).
+    package func configurations(forCheckout checkout: String) -> [Configuration] {
+        self.configurations.values.filter { $0.metadata["hygge_checkout_id"] == checkout }
+    }
 
     /// Makes purchase pages refuse (or allow) framing.
     package func setFramingRefused(_ refused: Bool) { self.framingRefused = refused }
@@ -78,6 +124,15 @@ package actor WhopEmulator {
 
     /// Prefix of the emulated company keys the sandbox makes up on first use.
     package static let sandboxKeyPrefix = "apik_sandbox_"
+
+    /// Whop's error body for an injected failure status.
+    static func failure(_ status: Int) -> Answer {
+        switch status {
+        case 429: error(429, "rate_limit_error", "Too many requests")
+        case 504: error(504, "api_error", "Gateway timeout")
+        default: error(status, "api_error", "Something went wrong on our end")
+        }
+    }
 
     private func company(for authorization: String?) -> Company? {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
@@ -201,6 +256,9 @@ package actor WhopEmulator {
             Currency.decimalString(minor: $0, currency: currency)
         } ?? total
         let succeeded = outcome == "succeeded"
+        if succeeded, let minor = Currency.parseDecimal(total, currency: currency) {
+            self.taken[paymentID] = (minor, currency)
+        }
         let event = """
             {"id":"msg_\(RandomToken.hex(bytes: 12))","api_version":"v1","timestamp":"\(Timestamp.now.iso8601)",\
             "type":"\(succeeded ? "payment.succeeded" : "payment.failed")","company_id":"\(company.id)",\
