@@ -15,6 +15,9 @@ package struct ServerConfiguration: Sendable {
     package var store: StoreConfiguration
     package var settings = DomainSettings()
     package var master: MasterKey
+    /// The file the master key was read from (the sandbox's generated `sandbox-master.key`); an online rotation
+    /// writes the new key there, so the next start uses it.
+    package var masterKeyFile: String?
     /// Mounts the embedded emulators and seeds the demo merchant.
     package var sandbox = true
     package var demo = Sandbox.Demo()
@@ -140,6 +143,9 @@ package final class HyggeServer: Sendable {
                 baseTemplate: self.shopifyBaseTemplate, installer: self.shopify)
         }
         dependencies.restore = self.core.restore
+        if let path = self.configuration.masterKeyFile {
+            dependencies.masterKeyRotated = { key in try Self.writeKeyFile(key, to: path) }
+        }
         return dependencies
     }
 
@@ -200,6 +206,15 @@ package final class HyggeServer: Sendable {
     package static let shutdownDurationMax: Duration = .seconds(25)
     /// After the graceful phase, cancelled services get this long.
     package static let cancellationDurationMax: Duration = .seconds(5)
+
+    /// Replaces a key file atomically (temporary file, then rename), readable by the owner only.
+    static func writeKeyFile(_ key: MasterKey, to path: String) throws {
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(
+            atPath: temporary, contents: Data(key.base64.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw HyggeError.internalError }
+        guard rename(temporary, path) == 0 else { throw HyggeError.internalError }
+    }
 
     /// Releases the outbound HTTP client; call after the service group returned.
     package func shutdown() async {

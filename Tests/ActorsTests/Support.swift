@@ -150,10 +150,12 @@ struct Harness {
 
     /// Creates the merchant, installs it, validates its Whop key and sets its webhook secret.
     @discardableResult
-    func readyMerchant(_ id: MerchantID = Harness.shop, now: Timestamp = .now) async throws -> MerchantActor {
+    func readyMerchant(_ id: MerchantID = Harness.shop, company: String = "biz_good", now: Timestamp = .now)
+        async throws -> MerchantActor
+    {
         let merchant = try await self.registry.merchantCreatingIfNeeded(id, now: now)
         try await merchant.install(token: "shpat_test", scopes: "read_products", now: now)
-        try await merchant.setWhopKey("apik_good", companyID: "biz_good", now: now)
+        try await merchant.setWhopKey("apik_good", companyID: company, now: now)
         try await merchant.setWebhookSecret("ws_test", now: now)
         return merchant
     }

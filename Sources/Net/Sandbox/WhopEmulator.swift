@@ -48,6 +48,14 @@ package actor WhopEmulator {
     /// - Parameter publicURL: where purchase pages are served (`{publicURL}/sandbox/whop/checkout/{id}`).
     package init(publicURL: String) { self.publicURL = publicURL }
 
+    /// Statuses the next refund calls answer with instead of refunding (tests of failed refunds), in order.
+    private var refundFailures: [Int] = []
+
+    /// Makes the next `count` refund calls fail with `status` (a 5xx leaves it open whether Whop refunded).
+    package func failNextRefunds(status: Int, count: Int = 1) {
+        self.refundFailures += Array(repeating: status, count: max(0, count))
+    }
+
     /// Sets the emulated latency.
     package func setLatency(_ latency: Duration) { self.latency = latency }
 
@@ -114,6 +122,9 @@ package actor WhopEmulator {
         ShopifyEmulator.json(["error": ["type": type, "message": message]], status: status)
     }
 
+    /// Prefix of the emulated company keys the sandbox makes up on first use.
+    package static let sandboxKeyPrefix = "apik_sandbox_"
+
     /// Whop's error body for an injected failure status.
     static func failure(_ status: Int) -> Answer {
         switch status {
@@ -125,8 +136,23 @@ package actor WhopEmulator {
 
     private func company(for authorization: String?) -> Company? {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
-        guard let id = self.keys[String(authorization.dropFirst(7))] else { return nil }
+        let key = String(authorization.dropFirst(7))
+        if self.keys[key] == nil { self.addSandboxCompany(key) }
+        guard let id = self.keys[key] else { return nil }
         return self.companies[id]
+    }
+
+    /// Any `apik_sandbox_<name>` key (name: 1–40 lower-case letters, digits or `_`) is the company key of an
+    /// emulated company `biz_sandbox_<name>` whose webhook, signed with `ws_sandbox_<name>`, points at Hygge: one
+    /// Whop company per shop, for trying several shops in the sandbox.
+    private func addSandboxCompany(_ key: String) {
+        guard key.hasPrefix(Self.sandboxKeyPrefix) else { return }
+        let name = key.dropFirst(Self.sandboxKeyPrefix.count)
+        let allowed = name.utf8.allSatisfy { $0 == 0x5F || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
+        guard (1...40).contains(name.count), allowed else { return }
+        self.addCompany(
+            id: "biz_sandbox_\(name)", title: "Sandbox \(name)", apiKey: key, webhookSecret: "ws_sandbox_\(name)",
+            webhookURL: "\(self.publicURL)/api/webhooks/whop")
     }
 
     /// `GET /accounts/me`.
@@ -258,6 +284,11 @@ package actor WhopEmulator {
     package func refund(authorization: String?, paymentID: String, body: Data) -> Answer {
         guard let company = self.company(for: authorization) else {
             return Self.error(401, "unauthorized", "The API Key supplied does not have permission to access this route.")
+        }
+        if !self.refundFailures.isEmpty {
+            let status = self.refundFailures.removeFirst()
+            return Self.error(
+                status, status >= 500 ? "server_error" : "invalid_request_error", "This payment cannot be refunded now")
         }
         guard let payment = self.payments[paymentID], let configuration = self.configurations[payment.configuration],
             configuration.companyID == company.id
