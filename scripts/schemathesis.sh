@@ -79,9 +79,11 @@ bearer = "${HYGGE_SESSION_TOKEN}"
 EOF
 
 echo "schemathesis $(schemathesis --version | awk '{print $NF}') against $base, $examples examples per operation"
+# One worker: with two threads, Hypothesis describing its strategies (ast.parse in CPython 3.11) intermittently
+# fails with "SystemError: AST constructor recursion depth mismatch", a tool error that is not a finding.
 args=(--config-file "$work/schemathesis.toml" --no-color run openapi.yaml --url "$base"
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
-  --max-examples "$examples" --workers 2 --request-timeout 20 --max-response-time 15
+  --max-examples "$examples" --workers 1 --request-timeout 20 --max-response-time 15
   --generation-database none --report junit --report-dir "$work/report")
 [ -n "$seed" ] && args+=(--seed "$seed")
 set +e
@@ -101,9 +103,11 @@ python3 - "$work/server.log" <<'PY'
 import collections, re, sys
 statuses, handled = collections.Counter(), collections.Counter()
 for line in open(sys.argv[1], errors="replace"):
-    if "[Net] request" in line and "/sandbox/" not in line:
+    # /readyz answers 503 by design until restore is done (the start-up probe above can see that).
+    if "[Net] request" in line and "/sandbox/" not in line and "http.route=/readyz " not in line:
         m = re.search(r"http\.status=(\d)", line)
         if m: statuses[m.group(1) + "xx"] += 1
+        if m and m.group(1) == "5": print("5xx:", line.strip()[:400])
     for kind in ("whop delivery", "platform delivery", "shopify delivery"):
         if kind in line: handled[kind] += 1
 print("server saw:", dict(sorted(statuses.items())), "| signed webhooks handled:", dict(handled))

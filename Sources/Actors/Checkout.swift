@@ -68,6 +68,28 @@ package struct OrderSync: Hashable, Sendable, Codable {
     package init() {}
 }
 
+/// A Shopify `refunds/create` whose Whop refund call failed: shown on the dashboard with a retry button.
+package struct RefundFailure: Hashable, Sendable, Codable {
+    /// The Shopify refund's id.
+    package var shopifyRefundID: Int64
+    /// Minor units asked of Whop.
+    package var amount: Int64
+    /// Short stable label, e.g. `whop_refund_rejected_422` or `whop_refund_unavailable`.
+    package var error: String
+    /// Whop may have refunded anyway (timeout or 5xx): the merchant should check the payment in Whop before a
+    /// retry. A certain failure gave `amount` back to the refundable amount.
+    package var ambiguous: Bool
+    package var at: Timestamp
+
+    package init(shopifyRefundID: Int64, amount: Int64, error: String, ambiguous: Bool, at: Timestamp) {
+        self.shopifyRefundID = shopifyRefundID
+        self.amount = amount
+        self.error = error
+        self.ambiguous = ambiguous
+        self.at = at
+    }
+}
+
 /// A buyer's checkout: verified lines, total, and what happened to it.
 package struct Checkout: Hashable, Sendable, Codable {
     package var id: CheckoutID
@@ -93,6 +115,8 @@ package struct Checkout: Hashable, Sendable, Codable {
     package var refundRequested: Int64?
     /// Why the last Shopify-initiated Whop refund failed (for the dashboard); nil when it did not.
     package var refundError: String?
+    /// Shopify-initiated refunds whose Whop call failed and that wait for the merchant's retry (nil: none).
+    package var refundFailures: [RefundFailure]?
 
     package init(
         id: CheckoutID, lineItems: [LineItem], total: Money, clientTotalMismatch: Bool, email: String?,

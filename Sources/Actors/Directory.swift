@@ -58,6 +58,25 @@ package final class Directory: Sendable {
         self.companies.withLock { $0[company] = merchant }
     }
 
+    /// Makes `merchant` the company's holder if the holder is still `expected` (compare-and-set, so two shops
+    /// claiming one company at once cannot both win).
+    /// - Returns: whether the claim took.
+    package func claim(company: String, for merchant: MerchantID, expecting expected: MerchantID?) -> Bool {
+        self.companies.withLock { companies in
+            let holder = companies[company]
+            guard holder == expected || holder == merchant else { return false }
+            companies[company] = merchant
+            return true
+        }
+    }
+
+    /// Forgets that `merchant` holds the company (it switched to another one); another holder is left alone.
+    package func release(company: String, merchant: MerchantID) {
+        self.companies.withLock { companies in
+            if companies[company] == merchant { companies[company] = nil }
+        }
+    }
+
     /// The merchant a Whop company belongs to.
     package func merchant(forCompany company: String) -> MerchantID? {
         self.companies.withLock { $0[company] }

@@ -27,6 +27,12 @@ package enum HyggeError: Error, Equatable, Sendable {
     case overloaded
     case journalUnavailable
     case internalError
+    /// Another shop already takes payments with this Whop company (webhooks are routed by company id).
+    case whopCompanyInUse
+    /// The checkout has no failed Shopify-initiated refund to retry.
+    case refundNotFailed
+    /// A master-key rotation to another key is still running.
+    case rotationInProgress
 
     /// Every code, for tests that pin the list.
     package static let allCodes: [String] = [
@@ -34,7 +40,8 @@ package enum HyggeError: Error, Equatable, Sendable {
         "shopify_unavailable", "unknown_checkout", "checkout_expired", "monthly_limit_reached", "whop_unavailable",
         "whop_key_invalid", "whop_rejected", "invalid_signature", "unknown_merchant", "invalid_payload", "unauthorized",
         "forbidden", "invalid_callback", "idempotency_key_reused", "not_failed", "not_found", "payload_too_large",
-        "request_timeout", "overloaded", "journal_unavailable", "internal",
+        "request_timeout", "overloaded", "journal_unavailable", "internal", "whop_company_in_use", "refund_not_failed",
+        "rotation_in_progress",
     ]
 
     /// Stable machine code.
@@ -66,6 +73,9 @@ package enum HyggeError: Error, Equatable, Sendable {
         case .overloaded: "overloaded"
         case .journalUnavailable: "journal_unavailable"
         case .internalError: "internal"
+        case .whopCompanyInUse: "whop_company_in_use"
+        case .refundNotFailed: "refund_not_failed"
+        case .rotationInProgress: "rotation_in_progress"
         }
     }
 
@@ -98,6 +108,11 @@ package enum HyggeError: Error, Equatable, Sendable {
         case .overloaded: "The server is overloaded; please retry shortly."
         case .journalUnavailable: "The journal is unavailable; nothing was changed."
         case .internalError: "Internal error."
+        case .whopCompanyInUse:
+            "This Whop company is already connected to another shop. Each shop needs its own Whop company: Whop "
+                + "sends one company's payment events to one shop."
+        case .refundNotFailed: "This checkout has no failed refund to retry."
+        case .rotationInProgress: "A master-key rotation to another key is still running; retry it with that key."
         }
     }
 }

@@ -82,6 +82,17 @@ extension MerchantActor {
         ])
         let full = refunded == 0 && amount == checkout.total.amount
         let money = full ? nil : Money(amount: amount, currency: checkout.total.currency)
+        return try await self.refundOnWhop(
+            checkout.id, shopifyRefundID: notice.refundID, paymentID: paymentID, key: key, amount: amount,
+            money: money, now: now)
+    }
+
+    /// Calls Whop's refund (a 429 is retried; a 5xx or timeout is not, as it may have refunded) and journals the
+    /// outcome: finished, or a failure that waits on the dashboard.
+    private func refundOnWhop(
+        _ id: CheckoutID, shopifyRefundID: Int64, paymentID: String, key: String, amount: Int64, money: Money?,
+        now: Timestamp
+    ) async throws(HyggeError) -> DeliveryOutcome {
         let whop = self.environment.whop
         var failure: String?
         do throws(GatewayError) {
@@ -99,20 +110,59 @@ extension MerchantActor {
         }
         guard let failure else {
             try await self.commitDurably([
-                .shopifyRefundFinished(checkout: checkout.id, shopifyRefundID: notice.refundID, error: nil, released: 0)
+                .shopifyRefundFinished(checkout: id, shopifyRefundID: shopifyRefundID, error: nil, released: 0)
             ])
             return .refunded
         }
-        let certain = failure != "unavailable"
         self.environment.logger.warning(
             "whop refund for a shopify refund failed",
-            metadata: ["merchant.id": "\(self.id)", "checkout.id": "\(checkout.id)", "error": "\(failure)"])
+            metadata: ["merchant.id": "\(self.id)", "checkout.id": "\(id)", "error": "\(failure)"])
         try await self.commitDurably([
-            .shopifyRefundFinished(
-                checkout: checkout.id, shopifyRefundID: notice.refundID, error: "whop_refund_\(failure)",
-                released: certain ? amount : 0)
+            .shopifyRefundFailed(
+                checkout: id, shopifyRefundID: shopifyRefundID, amount: amount, error: "whop_refund_\(failure)",
+                ambiguous: failure == "unavailable", at: now)
         ])
         return .failed
+    }
+
+    /// The merchant's retry of the oldest failed Shopify refund of a checkout: journaled before the Whop call, so a
+    /// second click (or a concurrent one) finds nothing to retry; never more than is left of the payment.
+    /// - Returns: `.refunded`, or `.failed` when Whop failed again (the failure is back on the dashboard).
+    /// - Throws: `unknownCheckout`; `refundNotFailed` when no refund of this checkout waits for a retry.
+    package func retryRefund(_ id: CheckoutID, now: Timestamp) async throws(HyggeError) -> DeliveryOutcome {
+        guard let checkout = self.state.checkouts[id] else { throw .unknownCheckout }
+        guard let failure = checkout.refundFailures?.first, let paymentID = checkout.paymentID else {
+            throw .refundNotFailed
+        }
+        guard let key = try self.secret(.whopAPIKey) else { throw .merchantNotReady("no validated Whop API key") }
+        let others = max(checkout.refundedAmount, checkout.refundRequested ?? 0)
+            .saturatingSubtract(failure.ambiguous ? failure.amount : 0)
+        let amount = min(failure.amount, checkout.total.amount.saturatingSubtract(max(0, others)))
+        try await self.commitDurably([
+            .shopifyRefundRetried(checkout: id, shopifyRefundID: failure.shopifyRefundID, at: now)
+        ])
+        guard amount > 0 else {
+            // Whop already refunded everything (its refund events arrived): nothing is left to ask for.
+            try await self.commitDurably([
+                .shopifyRefundFinished(
+                    checkout: id, shopifyRefundID: failure.shopifyRefundID, error: nil, released: 0)
+            ])
+            return .duplicate
+        }
+        let full = others <= 0 && amount == checkout.total.amount
+        return try await self.refundOnWhop(
+            id, shopifyRefundID: failure.shopifyRefundID, paymentID: paymentID, key: key, amount: amount,
+            money: full ? nil : Money(amount: amount, currency: checkout.total.currency), now: now)
+    }
+
+    /// Failed Shopify-initiated refunds (for the dashboard's retry list), newest checkout first.
+    package func failedRefunds(limit: Int) -> [(checkout: Checkout, failure: RefundFailure)] {
+        var rows: [(checkout: Checkout, failure: RefundFailure)] = []
+        for checkout in self.state.checkouts.values.sorted(by: { $0.createdAt > $1.createdAt }) {
+            for failure in checkout.refundFailures ?? [] { rows.append((checkout, failure)) }
+            if rows.count >= limit { break }
+        }
+        return Array(rows.prefix(limit))
     }
 
     /// Checkouts whose order sync gave up (for the dashboard's retry list), newest first.

@@ -41,6 +41,8 @@ package struct MerchantSummary: Hashable, Sendable {
     package var whopKeyFingerprint: String?
     package var webhookSecretSet: Bool
     package var webhookReceived: Bool
+    /// The merchant's Whop company now takes payments for another shop.
+    package var companyConnectedElsewhere: Bool
     package var tier: String?
     package var monthlyLimit: Int
     package var month: String
@@ -64,6 +66,9 @@ package actor MerchantActor {
     private var priceLoads: [Int64: Task<VariantInfo?, any Error>] = [:]
     private var planLoads: [CheckoutID: Task<WhopPlan, any Error>] = [:]
     private var cartLoads: [String: Task<Checkout, any Error>] = [:]
+    /// Live reservations per month, kept in step with `state.reserved` by `commit`. The monthly-limit check runs
+    /// on every get-plan, and counting `state.reserved` there costs O(live reservations) — thousands under load.
+    private var reservationsByMonth: [String: Int]
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -75,6 +80,20 @@ package actor MerchantActor {
         self.id = state.id
         self.state = state
         self.environment = environment
+        self.reservationsByMonth = Self.countReservations(state)
+    }
+
+    private static func countReservations(_ state: MerchantState) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for id in state.reserved {
+            if let month = state.checkouts[id]?.reservedMonth { counts[month, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// Paid transactions plus live reservations in `month` (`MerchantState.limitUsage`, in O(1)).
+    package func limitUsage(in month: String) -> Int {
+        (self.state.usage[month]?.paid ?? 0) + self.reservationsByMonth[month, default: 0]
     }
 
     // MARK: Journal
@@ -95,10 +114,20 @@ package actor MerchantActor {
                 self.environment.logger.error("journal append failed", metadata: ["merchant.id": "\(self.id)"])
                 throw .journalUnavailable
             }
+            let touched = event.checkoutIDs
+            for id in touched { self.adjustReservation(of: id, by: -1) }
             self.state.apply(event)
+            for id in touched { self.adjustReservation(of: id, by: +1) }
             self.state.appliedLSN = lsn
         }
         return lsn
+    }
+
+    /// Removes (-1, before an event) or adds (+1, after it) the checkout's reservation to `reservationsByMonth`.
+    private func adjustReservation(of id: CheckoutID, by delta: Int) {
+        guard self.state.reserved.contains(id), let month = self.state.checkouts[id]?.reservedMonth else { return }
+        let count = self.reservationsByMonth[month, default: 0] + delta
+        self.reservationsByMonth[month] = count == 0 ? nil : count
     }
 
     /// Waits until everything this merchant has applied is durable, so no reply reveals an unjournaled change.
@@ -120,7 +149,7 @@ package actor MerchantActor {
     private func key() throws(HyggeError) -> SymmetricKey {
         if let dataKey = self.dataKey { return dataKey }
         do {
-            let key = try Vault.unwrap(self.state.dataKey, for: self.id, master: self.environment.master)
+            let key = try self.environment.keyring.unwrap(self.state.dataKey, for: self.id)
             self.dataKey = key
             return key
         } catch {
@@ -156,6 +185,30 @@ package actor MerchantActor {
         }
     }
 
+    /// Re-wraps this merchant's data key under `master` (an online master-key rotation), journaled and durable
+    /// before it returns. The data key itself, and so every sealed secret, stays the same.
+    /// - Parameter force: re-wrap (with a fresh nonce) even when the data key already opens with `master`.
+    /// - Returns: whether a re-wrap was journaled (false: the data key already opens with `master`).
+    package func rewrapDataKey(under master: MasterKey, force: Bool = false) async throws(HyggeError) -> Bool {
+        if !force, (try? Vault.unwrap(self.state.dataKey, for: self.id, master: master)) != nil {
+            try await self.durable()
+            return false
+        }
+        let wrapped: SealedValue
+        do {
+            wrapped = try Vault.wrap(try self.key(), for: self.id, master: master)
+        } catch {
+            throw .internalError
+        }
+        try await self.commitDurably([.dataKeyRewrapped(dataKey: wrapped)])
+        return true
+    }
+
+    /// Whether `master` opens this merchant's data key as journaled.
+    package func dataKeyOpens(with master: MasterKey) -> Bool {
+        (try? Vault.unwrap(self.state.dataKey, for: self.id, master: master)) != nil
+    }
+
     /// The Whop webhook signing secret, for verification in Net; nil when not set.
     package func webhookSecret() throws(HyggeError) -> String? { try self.secret(.whopWebhookSecret) }
 
@@ -177,10 +230,14 @@ package actor MerchantActor {
     /// Stores an already validated Whop key and its company.
     package func setWhopKey(_ key: String, companyID: String, now: Timestamp) async throws(HyggeError) {
         let sealed = try self.seal(key, .whopAPIKey)
+        let previous = self.state.companyID
         _ = try self.commit([
             .whopKeySet(key: sealed, fingerprint: Vault.fingerprint(key), companyID: companyID, at: now)
         ])
         self.secretCache[.whopAPIKey] = key
+        if let previous, previous != companyID {
+            self.environment.directory.release(company: previous, merchant: self.id)
+        }
         self.environment.directory.register(company: companyID, merchant: self.id)
         try await self.durable()
     }
@@ -230,6 +287,14 @@ package actor MerchantActor {
     /// The Whop company this merchant's key belongs to.
     package var companyID: String? { self.state.companyID }
 
+    /// Whether this merchant's Whop company was connected to another shop (while this one was uninstalled): Whop's
+    /// events for it now go to that shop, so this one cannot take payments with it.
+    package var companyConnectedElsewhere: Bool {
+        guard let company = self.state.companyID else { return false }
+        guard let holder = self.environment.directory.merchant(forCompany: company) else { return false }
+        return holder != self.id
+    }
+
     private var monthlyLimit: Int { self.state.monthlyLimit ?? self.environment.settings.freeMonthlyLimit }
 
     private func readyCredentials() throws(HyggeError) -> (shopifyToken: String, whopKey: String, companyID: String) {
@@ -238,6 +303,9 @@ package actor MerchantActor {
         }
         guard let whopKey = try self.secret(.whopAPIKey), let companyID = self.state.companyID else {
             throw .merchantNotReady("no validated Whop API key")
+        }
+        guard !self.companyConnectedElsewhere else {
+            throw .merchantNotReady("its Whop company is now connected to another shop")
         }
         guard self.state.webhookSecret != nil else { throw .merchantNotReady("no Whop webhook secret") }
         return (token, whopKey, companyID)
@@ -391,9 +459,9 @@ package actor MerchantActor {
         }
         let credentials = try self.readyCredentials()
         let month = now.month
-        if self.state.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
+        if self.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
             try self.expireDue(now: now)
-            if self.state.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
+            if self.limitUsage(in: month) + self.planLoads.count >= self.monthlyLimit {
                 throw .monthlyLimitReached
             }
         }
@@ -618,8 +686,9 @@ package actor MerchantActor {
         return MerchantSummary(
             shop: self.id, installed: self.state.installed, companyID: self.state.companyID,
             whopKeyFingerprint: self.state.whopKeyFingerprint, webhookSecretSet: self.state.webhookSecret != nil,
-            webhookReceived: self.state.webhookReceived, tier: self.state.tier, monthlyLimit: self.monthlyLimit,
-            month: month, usage: self.state.usage[month] ?? MonthUsage(), reserved: self.state.reservations(in: month))
+            webhookReceived: self.state.webhookReceived, companyConnectedElsewhere: self.companyConnectedElsewhere,
+            tier: self.state.tier, monthlyLimit: self.monthlyLimit,
+            month: month, usage: self.state.usage[month] ?? MonthUsage(), reserved: self.reservationsByMonth[month, default: 0])
     }
 
     /// Ledger rows of one `YYYY-MM` month, oldest first.

@@ -56,7 +56,10 @@ package struct MerchantEnvironment: Sendable {
     package var journal: Journal
     package var shopify: any ShopifyAdmin
     package var whop: any WhopAPI
-    package var master: MasterKey
+    /// The master key(s): shared by every actor, replaced by an online master-key rotation.
+    package var keyring: MasterKeyring
+    /// The current master key.
+    package var master: MasterKey { self.keyring.current }
     package var settings: DomainSettings
     package var orders: OrderQueue
     package var directory: Directory
@@ -69,7 +72,7 @@ package struct MerchantEnvironment: Sendable {
         self.journal = journal
         self.shopify = shopify
         self.whop = whop
-        self.master = master
+        self.keyring = MasterKeyring(master)
         self.settings = settings
         self.orders = orders
         self.directory = directory

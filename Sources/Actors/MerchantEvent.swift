@@ -48,6 +48,13 @@ package enum MerchantEvent: Hashable, Sendable, Codable {
     /// The Whop refund call of a Shopify refund ended; `error` is a short label when it failed, and `released` the
     /// minor units given back to the refundable amount (a refusal that certainly refunded nothing).
     case shopifyRefundFinished(checkout: CheckoutID, shopifyRefundID: Int64, error: String?, released: Int64)
+    /// The Whop refund call of a Shopify refund failed; `ambiguous` when Whop may have refunded anyway (the amount
+    /// then stays counted as requested). Waits on the dashboard for a retry.
+    case shopifyRefundFailed(
+        checkout: CheckoutID, shopifyRefundID: Int64, amount: Int64, error: String, ambiguous: Bool, at: Timestamp)
+    /// The merchant retries a failed Shopify refund (journaled before the Whop call, so a second click finds
+    /// nothing to retry); the outcome is a `shopifyRefundFinished` or another `shopifyRefundFailed`.
+    case shopifyRefundRetried(checkout: CheckoutID, shopifyRefundID: Int64, at: Timestamp)
     /// `customers/redact`: the buyer data of these checkouts is erased.
     case customersRedacted(checkouts: [CheckoutID], delivery: String)
     /// `shop/redact`: every secret and all buyer data of the shop erased (the ledger of amounts stays).
@@ -66,5 +73,25 @@ package struct JournalEntry: Hashable, Sendable, Codable {
         self.v = Self.currentVersion
         self.m = merchant
         self.e = event
+    }
+}
+
+extension MerchantEvent {
+    /// The checkouts this event changes (what an actor's derived counters must re-read around `apply`).
+    package var checkoutIDs: [CheckoutID] {
+        switch self {
+        case .checkoutCreated(let checkout, _, _): [checkout.id]
+        case .planCreated(let id, _, _, _), .paymentRecorded(let id, _, _, _, _, _, _),
+            .paymentMismatched(let id, _, _, _, _), .paymentFailed(let id, _, _, _), .refundRecorded(let id, _, _, _, _),
+            .checkoutExpired(let id, _), .orderAttemptStarted(let id, _), .orderAttemptFailed(let id, _, _, _),
+            .orderSynced(let id, _, _), .orderRetryRequested(let id), .shopifyRefundRequested(let id, _, _, _, _),
+            .shopifyRefundFinished(let id, _, _, _), .shopifyRefundFailed(let id, _, _, _, _, _),
+            .shopifyRefundRetried(let id, _, _):
+            [id]
+        case .customersRedacted(let ids, _): ids
+        case .created, .dataKeyRewrapped, .installed, .uninstalled, .whopKeySet, .webhookSecretSet, .deliverySeen,
+            .tierChanged, .shopRedacted:
+            []
+        }
     }
 }

@@ -18,7 +18,14 @@ package final class MerchantRegistry: Sendable {
         actors.reserveCapacity(states.count)
         for (id, state) in states {
             actors[id] = MerchantActor(state: state, environment: environment)
-            if let company = state.companyID { environment.directory.register(company: company, merchant: id) }
+        }
+        // A company shared by several shops (state from before one company was limited to one shop) goes to an
+        // installed one, deterministically.
+        let holders = states.values.filter { $0.companyID != nil }.sorted {
+            ($0.installed ? 1 : 0, $0.id) < ($1.installed ? 1 : 0, $1.id)
+        }
+        for state in holders {
+            if let company = state.companyID { environment.directory.register(company: company, merchant: state.id) }
         }
         environment.directory.register(
             contentsOf: states.lazy.flatMap { id, state in state.checkouts.keys.lazy.map { ($0, id) } })
@@ -35,6 +42,22 @@ package final class MerchantRegistry: Sendable {
     package func merchant(forCompany company: String) -> MerchantActor? {
         guard let id = self.environment.directory.merchant(forCompany: company) else { return nil }
         return self.merchant(id)
+    }
+
+    /// Claims a Whop company for `merchant` before its key is stored. Whop webhooks are routed by company id, so a
+    /// company takes payments for one shop only: the claim is refused while another installed shop holds it (a
+    /// shop that uninstalled gives it up to the next shop that connects it).
+    /// - Throws: `whopCompanyInUse`.
+    package func claimCompany(_ company: String, for merchant: MerchantActor) async throws(HyggeError) {
+        let directory = self.environment.directory
+        for _ in 0..<4 {
+            let holder = directory.merchant(forCompany: company)
+            if let holder, holder != merchant.id, let other = self.merchant(holder), await other.isInstalled {
+                throw .whopCompanyInUse
+            }
+            if directory.claim(company: company, for: merchant.id, expecting: holder) { return }
+        }
+        throw .whopCompanyInUse
     }
 
     /// The merchant holding a checkout.

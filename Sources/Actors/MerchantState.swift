@@ -165,6 +165,12 @@ package struct MerchantState: Hashable, Sendable, Codable {
             self.remember(delivery: "refund:" + refundID)
             guard var checkout = self.checkouts[id], let paymentID = checkout.paymentID else { return }
             checkout.refundedAmount = checkout.refundedAmount.saturatingAdd(amount)
+            // Whop's own refund event shows that ambiguous failures did refund after all: nothing left to retry.
+            if let failures = checkout.refundFailures, checkout.refundedAmount >= (checkout.refundRequested ?? 0) {
+                let rest = failures.filter { !$0.ambiguous }
+                checkout.refundFailures = rest.isEmpty ? nil : rest
+                if rest.isEmpty { checkout.refundError = nil }
+            }
             if checkout.status.isPaid {
                 checkout.status = checkout.refundedAmount >= checkout.total.amount ? .refunded : .partiallyRefunded
             }
@@ -234,6 +240,30 @@ package struct MerchantState: Hashable, Sendable, Codable {
                 if released > 0 {
                     checkout.refundRequested = max(0, (checkout.refundRequested ?? 0).saturatingSubtract(released))
                 }
+            }
+        case .shopifyRefundFailed(let id, let refundID, let amount, let error, let ambiguous, let at):
+            self.update(id) { checkout in
+                checkout.refundError = error
+                if !ambiguous {
+                    checkout.refundRequested = max(0, (checkout.refundRequested ?? 0).saturatingSubtract(amount))
+                }
+                var failures = (checkout.refundFailures ?? []).filter { $0.shopifyRefundID != refundID }
+                failures.append(
+                    RefundFailure(
+                        shopifyRefundID: refundID, amount: amount, error: error, ambiguous: ambiguous, at: at))
+                checkout.refundFailures = failures
+            }
+        case .shopifyRefundRetried(let id, let refundID, _):
+            self.update(id) { checkout in
+                guard let failure = checkout.refundFailures?.first(where: { $0.shopifyRefundID == refundID }) else {
+                    return
+                }
+                if !failure.ambiguous {
+                    checkout.refundRequested = (checkout.refundRequested ?? 0).saturatingAdd(failure.amount)
+                }
+                let rest = (checkout.refundFailures ?? []).filter { $0.shopifyRefundID != refundID }
+                checkout.refundFailures = rest.isEmpty ? nil : rest
+                checkout.refundError = rest.last?.error
             }
         case .customersRedacted(let ids, let delivery):
             self.remember(delivery: delivery)

@@ -53,6 +53,9 @@ package final class OrderOutbox: Service {
         while !Task.isCancelled {
             guard let work = try? await merchant.orderWork(job.checkout) else { return }
             do {
+                // Every pass is one attempt, the lookup included: a lookup that keeps failing (Shopify down, an
+                // unreadable listing) must end in order_sync_failed too, never re-POST blindly and never loop.
+                try await merchant.orderAttemptStarted(job.checkout, now: .now)
                 if work.sync.attempts > 0, let first = work.sync.firstAttemptAt {
                     if let existing = try await shopify.findOrder(
                         shop: job.merchant, token: work.token, sourceIdentifier: job.checkout.rawValue,
@@ -62,7 +65,6 @@ package final class OrderOutbox: Service {
                         return
                     }
                 }
-                try await merchant.orderAttemptStarted(job.checkout, now: .now)
                 let order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
                 try? await merchant.orderSynced(job.checkout, order: order)
                 return

@@ -6,6 +6,9 @@ import Foundation
 /// decodes each merchant from a length-prefixed block (blocks in parallel), shares one string instance between a
 /// checkout and every index entry pointing at it, stores hex ids as bytes, and interns repeated strings per merchant.
 ///
+/// Every stored field of `MerchantState` and what it holds must be encoded here (and in FORMAT.md): the fuzz targets'
+/// "a snapshot does not round-trip" check and `SnapshotBenchmarkTests` fail for a field this codec drops.
+///
 /// Layout: `"HYGB"`, u32 LE version (2), u64 LE snapshot LSN, varint merchant count, then per merchant a varint block
 /// length and the block. Integers inside blocks are LEB128 varints (signed ones zigzag-encoded).
 enum BinarySnapshotBody {
@@ -239,7 +242,8 @@ private enum CheckoutBit {
     static let refundError: UInt64 = 1 << 12
     static let refunded: UInt64 = 1 << 13
     static let otherKey: UInt64 = 1 << 14
-    static let all: UInt64 = (1 << 15) - 1
+    static let refundFailures: UInt64 = 1 << 15
+    static let all: UInt64 = (1 << 16) - 1
 }
 
 /// Merchant flags.
@@ -489,6 +493,7 @@ struct MerchantEncoder {
         if checkout.refundError != nil { flags |= CheckoutBit.refundError }
         if checkout.refundedAmount != 0 { flags |= CheckoutBit.refunded }
         if key != checkout.id { flags |= CheckoutBit.otherKey }
+        if checkout.refundFailures != nil { flags |= CheckoutBit.refundFailures }
         self.out.varint(flags)
         self.id(checkout.id.rawValue)
         if key != checkout.id { self.id(key.rawValue) }
@@ -540,6 +545,16 @@ struct MerchantEncoder {
         }
         if let requested = checkout.refundRequested { self.out.int(requested) }
         if let error = checkout.refundError { self.intern(error) }
+        if let failures = checkout.refundFailures {
+            self.out.count(failures.count)
+            for failure in failures {
+                self.out.int(failure.shopifyRefundID)
+                self.out.int(failure.amount)
+                self.intern(failure.error)
+                self.out.byte(failure.ambiguous ? 1 : 0)
+                self.out.int(failure.at.milliseconds &- created)
+            }
+        }
     }
 
     /// `text` minus `suffix` when `text` is a non-empty prefix followed by exactly the bytes of `suffix`.
@@ -835,6 +850,26 @@ struct MerchantDecoder {
         }
         if flags & CheckoutBit.refundRequested != 0 { checkout.refundRequested = try self.reader.int64() }
         if flags & CheckoutBit.refundError != 0 { checkout.refundError = try self.interned() }
+        if flags & CheckoutBit.refundFailures != 0 {
+            let count = try self.reader.count()
+            var failures: [RefundFailure] = []
+            failures.reserveCapacity(count)
+            for _ in 0..<count {
+                let refund = try self.reader.int64()
+                let amount = try self.reader.int64()
+                let error = try self.interned()
+                let ambiguous: Bool
+                switch try self.reader.byte() {
+                case 0: ambiguous = false
+                case 1: ambiguous = true
+                case let other: throw BinarySnapshotBody.invalid("bad refund failure flag \(other)")
+                }
+                let at = try created &+ self.reader.int64()
+                failures.append(
+                    RefundFailure(shopifyRefundID: refund, amount: amount, error: error, ambiguous: ambiguous, at: Timestamp(milliseconds: at)))
+            }
+            checkout.refundFailures = failures
+        }
         return (key, checkout)
     }
 }

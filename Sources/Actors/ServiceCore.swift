@@ -131,6 +131,8 @@ package struct MasterKeyMismatch: Error, CustomStringConvertible {
 
     package var description: String {
         "HYGGE_MASTER_KEY does not open the data keys of \(self.merchants.count) merchant(s) (first: "
-            + "\(self.merchants.first.map(\.rawValue) ?? "-")); after `hygge keys rotate-master` start with the new key"
+            + "\(self.merchants.first.map(\.rawValue) ?? "-")); after `hygge keys rotate-master` start with the new key "
+            + "(a rotation interrupted halfway is finished offline by `hygge keys rotate-master --master-key OLD "
+            + "--new-key NEW`)"
     }
 }

@@ -55,6 +55,9 @@ package struct MasterKey: Sendable {
 
     private init(key: SymmetricKey) { self.key = key }
 
+    /// Whether both are the same key (constant-time comparison).
+    package func matches(_ other: MasterKey) -> Bool { self.key == other.key }
+
     /// Base64 of the key bytes (only for writing the sandbox's generated key file).
     package var base64: String { self.key.withUnsafeBytes { Data($0).base64EncodedString() } }
 }

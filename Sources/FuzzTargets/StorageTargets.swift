@@ -170,6 +170,10 @@ enum StorageTargets {
             .dataKeyRewrapped(dataKey: dataKey),
             .uninstalled(at: at),
             .shopRedacted(delivery: "sh_3", at: at),
+            .shopifyRefundFailed(
+                checkout: Self.checkoutID, shopifyRefundID: 8, amount: 25, error: "whop_refund_rejected_422",
+                ambiguous: false, at: at),
+            .shopifyRefundRetried(checkout: Self.checkoutID, shopifyRefundID: 8, at: at),
         ]
     }
 

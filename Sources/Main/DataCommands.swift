@@ -141,19 +141,59 @@ struct SnapshotCommand: AsyncParsableCommand {
     }
 }
 
-/// `hygge keys rotate-master --new-key K`.
-struct KeysCommand: ParsableCommand {
+/// `hygge keys rotate-master --new-key K`: offline on a data directory, or online (`--url`) via the admin API.
+struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys", abstract: "Key management.", subcommands: [RotateMaster.self])
 
-    struct RotateMaster: ParsableCommand {
+    struct RotateMaster: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "rotate-master", abstract: "Re-wrap every merchant data key under a new master key (offline).")
-        @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
-        @Option(help: "Current master key (HYGGE_MASTER_KEY).") var masterKey: String?
-        @Option(help: "New master key, base64 of 32 bytes.") var newKey: String
+            commandName: "rotate-master",
+            abstract: "Re-wrap every merchant data key under a new master key.",
+            discussion: """
+                Offline (default): the server must be stopped; reads --data-dir with the current --master-key. It also \
+                finishes a rotation that was interrupted halfway (data keys already under the new key are kept).
+                Online: with --url, asks the running server (POST /admin/keys/rotate-master, bearer admin token) to \
+                re-wrap every data key while it keeps serving; restart it with the new HYGGE_MASTER_KEY afterwards.
+                """)
+        @Option(help: "Data directory (HYGGE_DATA_DIR), offline.") var dataDir: String?
+        @Option(help: "Current master key (HYGGE_MASTER_KEY), offline.") var masterKey: String?
+        @Option(help: "New master key, base64 of 32 bytes (HYGGE_NEW_MASTER_KEY).") var newKey: String?
+        @Option(help: "URL of a running server: rotate online through its admin API.") var url: String?
+        @Option(help: "Admin token (HYGGE_ADMIN_TOKEN), online.") var adminToken: String?
 
-        func run() throws {
+        func run() async throws {
+            guard let newText = Setting.string(self.newKey, "HYGGE_NEW_MASTER_KEY") else {
+                throw ConfigurationError("the new master key is required (--new-key or HYGGE_NEW_MASTER_KEY)")
+            }
+            let new = try MasterKey(base64: newText)
+            if let url = self.url {
+                try await Self.online(url: url, token: Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN"), new: new)
+            } else {
+                try await self.offline(new: new)
+            }
+        }
+
+        static func online(url: String, token: String?, new: MasterKey) async throws {
+            guard let token else {
+                throw ConfigurationError("an admin token is required (--admin-token or HYGGE_ADMIN_TOKEN)")
+            }
+            var base = url
+            while base.hasSuffix("/") { base.removeLast() }
+            var request = HTTPClientRequest(url: base + "/admin/keys/rotate-master")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let body = try JSONSerialization.data(withJSONObject: ["new_key": new.base64])
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+            let answer = try await response.body.collect(upTo: 1 << 20)
+            print(String(buffer: answer))
+            guard response.status.code == 200 else { throw ExitCode(1) }
+            print("rotated online; restart the server with the new HYGGE_MASTER_KEY")
+        }
+
+        func offline(new: MasterKey) async throws {
             let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
             let logger = Logger(label: "hygge")
             let sandboxKeyPath = (dir as NSString).appendingPathComponent("sandbox-master.key")
@@ -161,33 +201,34 @@ struct KeysCommand: ParsableCommand {
                 ?? (try? String(contentsOfFile: sandboxKeyPath, encoding: .utf8))
             else { throw ConfigurationError("the current master key is required (--master-key or HYGGE_MASTER_KEY)") }
             let old = try MasterKey(base64: oldText)
-            let new = try MasterKey(base64: self.newKey)
             let restored = try Restore.run(store: StoreConfiguration(dataDirectory: dir), logger: logger)
             var states = restored.states
-            var lsn = restored.journal.lastAssignedLSN
+            var rewrapped = 0
             for (id, state) in states.sorted(by: { $0.key < $1.key }) {
-                let dataKey = try Vault.unwrap(state.dataKey, for: id, master: old)
+                // Already under the new key: an online rotation got this far before it was interrupted.
+                if (try? Vault.unwrap(state.dataKey, for: id, master: new)) != nil { continue }
+                guard let dataKey = try? Vault.unwrap(state.dataKey, for: id, master: old) else {
+                    throw ConfigurationError("the current master key does not open the data key of \(id)")
+                }
                 let event = MerchantEvent.dataKeyRewrapped(dataKey: try Vault.wrap(dataKey, for: id, master: new))
-                lsn = try restored.journal.append(Array(try JSONEncoder().encode(JournalEntry(merchant: id, event: event))))
+                let lsn = try restored.journal.append(
+                    Array(try JSONEncoder().encode(JournalEntry(merchant: id, event: event))))
                 states[id]?.apply(event)
                 states[id]?.appliedLSN = lsn
+                rewrapped += 1
             }
             let floor = restored.journal.lastAssignedLSN
-            let semaphore = DispatchSemaphore(value: 0)
-            let journal = restored.journal
-            Task {
-                try? await journal.waitDurable(floor)
-                await journal.close()
-                semaphore.signal()
-            }
-            semaphore.wait()
+            try await restored.journal.waitDurable(floor)
+            await restored.journal.close()
             let body = try RegistrySnapshot(lsn: floor, merchants: states.values.sorted { $0.id < $1.id }).encoded()
             _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
             _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
             if FileManager.default.fileExists(atPath: sandboxKeyPath) {
-                try Data(self.newKey.utf8).write(to: URL(fileURLWithPath: sandboxKeyPath))
+                try Data(new.base64.utf8).write(to: URL(fileURLWithPath: sandboxKeyPath))
             }
-            print("re-wrapped \(states.count) data keys; snapshot at LSN \(floor); start the server with the new HYGGE_MASTER_KEY")
+            print(
+                "re-wrapped \(rewrapped) of \(states.count) data keys; snapshot at LSN \(floor); "
+                    + "start the server with the new HYGGE_MASTER_KEY")
         }
     }
 }

@@ -19,31 +19,73 @@ struct JournalBench: AsyncParsableCommand {
     @Option(help: "Concurrency levels, comma-separated.") var concurrency: String = "1,16,64"
     @Option(help: "Policies, comma-separated.") var policies: String = "always,everysec,no"
 
+    @Option(
+        help: """
+            Rounds: each measures the raw rates and every policy/concurrency again; the table shows the medians, and \
+            each ratio is taken within its round (the disk's speed drifts between rounds on virtual machines).
+            """)
+    var rounds: Int = 3
+
+    /// One policy × concurrency measurement of one round, with that round's raw rates.
+    private struct Sample {
+        var rate: Double, p50: Double, p99: Double, recordsPerSync: Double?, raw1: Double, raw64: Double
+    }
+
     func run() async throws {
         let root = self.dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("hygge-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if self.dir == nil { try? FileManager.default.removeItem(atPath: root) } }
         let payload = [UInt8](repeating: 0x61, count: self.bytes)
-        let raw = try Self.rawFdatasync(directory: root, payload: payload, seconds: self.seconds, batch: 1)
-        let raw64 = try Self.rawFdatasync(directory: root, payload: payload, seconds: self.seconds, batch: 64)
-        print("raw write+fdatasync, 1 record per sync:   \(Int(raw)) records/s")
-        print("raw write+fdatasync, 64 records per sync: \(Int(raw64)) records/s")
-        print("policy    conc   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)")
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        for policyName in self.policies.split(separator: ",") {
-            guard let policy = FsyncPolicy(rawValue: String(policyName)) else { continue }
-            for level in self.concurrency.split(separator: ",").compactMap({ Int($0) }) {
-                let directory = (root as NSString).appendingPathComponent("\(policyName)-\(level)")
-                let journal = try Journal(directory: directory, fsync: policy, logger: logger) { _ in }
-                let (rate, p50, p99) = try await Self.measure(journal, payload: payload, concurrency: level, seconds: self.seconds)
+        let configurations: [(policy: FsyncPolicy, level: Int)] = self.policies.split(separator: ",").flatMap { name in
+            FsyncPolicy(rawValue: String(name)).map { policy in
+                self.concurrency.split(separator: ",").compactMap { Int($0) }.map { (policy, $0) }
+            } ?? []
+        }
+        var raw1: [Double] = []
+        var raw64: [Double] = []
+        var samples = [[Sample]](repeating: [], count: configurations.count)
+        for round in 1...max(1, self.rounds) {
+            FileHandle.standardError.write(Data("round \(round)/\(max(1, self.rounds))\n".utf8))
+            let r1 = try Self.rawFdatasync(directory: root, payload: payload, seconds: self.seconds, batch: 1)
+            let r64 = try Self.rawFdatasync(directory: root, payload: payload, seconds: self.seconds, batch: 64)
+            raw1.append(r1)
+            raw64.append(r64)
+            for (index, configuration) in configurations.enumerated() {
+                let directory = (root as NSString).appendingPathComponent("\(configuration.policy.rawValue)-\(configuration.level)")
+                let journal = try Journal(directory: directory, fsync: configuration.policy, logger: logger) { _ in }
+                let syncsBefore = journal.fsyncCount
+                let (rate, p50, p99) = try await Self.measure(
+                    journal, payload: payload, concurrency: configuration.level, seconds: self.seconds)
+                let syncs = journal.fsyncCount - syncsBefore
                 await journal.close()
                 try? FileManager.default.removeItem(atPath: directory)
-                print(
-                    String(
-                        format: "%-8@ %5d %11.0f %8.3f %8.3f %9.2fx %10.2fx", policyName.description as NSString, level, rate,
-                        p50, p99, rate / raw, rate / raw64))
+                samples[index].append(
+                    Sample(
+                        rate: rate, p50: p50, p99: p99,
+                        recordsPerSync: syncs > 0 ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64))
             }
         }
+        print("rounds: \(raw1.count), \(self.seconds) s per measurement, \(self.bytes)-byte records; medians over the rounds")
+        print("raw write+fdatasync, 1 record per sync:   \(Int(Self.median(raw1))) records/s")
+        print("raw write+fdatasync, 64 records per sync: \(Int(Self.median(raw64))) records/s")
+        print("policy    conc   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync")
+        for (configuration, runs) in zip(configurations, samples) {
+            let perSync = runs.compactMap(\.recordsPerSync)
+            print(
+                String(
+                    format: "%-8@ %5d %11.0f %8.3f %8.3f %9.2fx %10.2fx %18@", configuration.policy.rawValue as NSString,
+                    configuration.level, Self.median(runs.map(\.rate)), Self.median(runs.map(\.p50)),
+                    Self.median(runs.map(\.p99)), Self.median(runs.map { $0.rate / $0.raw1 }),
+                    Self.median(runs.map { $0.rate / $0.raw64 }),
+                    (perSync.isEmpty ? "-" : String(format: "%.1f", Self.median(perSync))) as NSString))
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Appends for `seconds` from `concurrency` tasks, each waiting for durability before its next append.

@@ -67,6 +67,9 @@ struct Serve: AsyncParsableCommand {
         store.snapshotInterval = interval
         store.snapshotRecords = records
         var configuration = ServerConfiguration(store: store, master: master)
+        if Setting.string(self.masterKey, "HYGGE_MASTER_KEY") == nil {
+            configuration.masterKeyFile = (dataDir as NSString).appendingPathComponent("sandbox-master.key")
+        }
         configuration.host = host
         configuration.port = port
         configuration.publicURL = publicURL

@@ -53,6 +53,9 @@ struct AppPages {
         pages.post("whop-key") { request, context in try await self.postWhopKey(request, context) }
         pages.post("webhook-secret") { request, context in try await self.postWebhookSecret(request, context) }
         pages.post("orders/{checkout_id}/retry-sync") { request, context in try await self.postRetry(request, context) }
+        pages.post("orders/{checkout_id}/retry-refund") { request, context in
+            try await self.postRetryRefund(request, context)
+        }
     }
 
     // MARK: Rendering
@@ -100,8 +103,14 @@ struct AppPages {
         var data: [String: Any] = ["csrf": self.csrf(context)]
         if failure == .whopKeyInvalid { data["failed"] = true }
         if failure == .whopUnavailable { data["unavailable"] = true }
+        if failure == .whopCompanyInUse { data["inUse"] = true }
         let status: HTTPResponse.Status =
-            failure == .whopKeyInvalid ? .unprocessableContent : (failure == nil ? .ok : .badGateway)
+            switch failure {
+            case .none: .ok
+            case .some(.whopKeyInvalid): .unprocessableContent
+            case .some(.whopCompanyInUse): .conflict
+            case .some: .badGateway
+            }
         return Self.page(
             "wizard", title: "Connect Whop", data: data, shop: summary.shop.rawValue, nav: nil, status: status)
     }
@@ -124,10 +133,22 @@ struct AppPages {
                 "error": checkout.orderSync?.lastError ?? "failed",
             ]
         }
+        let refunds = await merchant.failedRefunds(limit: 50).map { row -> [String: Any] in
+            [
+                "id": row.checkout.id.rawValue, "order": row.checkout.orderName ?? "",
+                "amount": Self.money(row.failure.amount, row.checkout.total.currency),
+                "reason": Self.refundReason(row.failure.error), "code": row.failure.error,
+                "ambiguous": row.failure.ambiguous, "at": row.failure.at.iso8601,
+            ]
+        }
+        let ready: Bool =
+            summary.installed && summary.companyID != nil && summary.webhookSecretSet
+            && !summary.companyConnectedElsewhere
         let data: [String: Any] = [
             "installed": summary.installed, "fingerprint": summary.whopKeyFingerprint ?? "",
             "companyID": summary.companyID ?? "", "secretSet": summary.webhookSecretSet,
-            "ready": summary.installed && summary.companyID != nil && summary.webhookSecretSet,
+            "elsewhere": summary.companyConnectedElsewhere, "refunds": refunds,
+            "ready": ready,
             "month": summary.month, "paid": summary.usage.paid,
             "gross": Self.money(summary.usage.gross[currency] ?? 0, currency),
             "fees": Self.money(summary.usage.fees[currency] ?? 0, currency),
@@ -136,6 +157,20 @@ struct AppPages {
         ]
         return Self.page(
             "dashboard", title: "Dashboard", data: data, shop: summary.shop.rawValue, nav: "navDashboard", flash: flash)
+    }
+
+    /// What a failed refund's label means, for the merchant.
+    static func refundReason(_ label: String) -> String {
+        let cause = label.hasPrefix("whop_refund_") ? String(label.dropFirst("whop_refund_".count)) : label
+        switch cause {
+        case "unavailable": return "Whop did not answer in time; it may have refunded anyway"
+        case "rate_limited": return "Whop was rate-limiting requests"
+        case "unauthorized": return "Whop refused the API key (replace it in Settings)"
+        case "not_found": return "Whop does not know this payment"
+        default:
+            guard cause.hasPrefix("rejected_") else { return "The Whop refund failed" }
+            return "Whop rejected the refund (HTTP \(cause.dropFirst("rejected_".count)))"
+        }
     }
 
     func whop(_ request: Request, _ context: HyggeRequestContext, flash: String?) async throws -> Response {
@@ -204,7 +239,9 @@ struct AppPages {
             failure = error
         }
         guard let failure else { return Self.seeOther("/app") }
-        guard failure == .whopKeyInvalid || failure == .whopUnavailable else { throw failure }
+        guard failure == .whopKeyInvalid || failure == .whopUnavailable || failure == .whopCompanyInUse else {
+            throw failure
+        }
         return self.wizard(context, summary: await merchant.summary(now: .now), failure: failure)
     }
 
@@ -213,6 +250,15 @@ struct AppPages {
         let fields = try await self.form(request, context)
         try await self.operations.setWebhookSecret(fields["secret"] ?? "", on: merchant)
         return Self.seeOther("/app/integrations/whop")
+    }
+
+    func postRetryRefund(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
+        let merchant = try self.operations.merchant(context)
+        _ = try await self.form(request, context)
+        let id = try await MerchantAPIRoutes.ownCheckout(
+            context.parameters.get("checkout_id") ?? "", merchant: merchant, registry: self.dependencies.registry)
+        _ = try await merchant.retryRefund(id, now: .now)
+        return Self.seeOther("/app")
     }
 
     func postRetry(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {

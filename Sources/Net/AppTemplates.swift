@@ -55,6 +55,14 @@ enum AppTemplates {
           </div>
           {{/failed}}
           {{#unavailable}}<p class="error" role="alert">Whop did not answer; please try again in a moment.</p>{{/unavailable}}
+          {{#inUse}}
+          <div id="key-error" class="error" role="alert" data-code="whop_company_in_use">
+            <p><strong>This Whop company is already connected to another shop</strong></p>
+            <p>Whop sends a company's payment events to one shop, so each shop needs its own Whop company.
+            Create a separate Whop company for this shop and paste its company API key, or disconnect the other
+            shop first (uninstall Hygge there).</p>
+          </div>
+          {{/inUse}}
           <p class="hint">Find it at whop.com/dashboard/developer → Company API Keys → Create, role Admin,
           named “Hygge Integration”. The webhook signing secret comes later, on Integrations → Whop.</p>
         </section>
@@ -66,7 +74,7 @@ enum AppTemplates {
           <h2>Status</h2>
           <ul class="status-list">
             <li>Shopify app: {{#installed}}<span class="ok">installed</span>{{/installed}}{{^installed}}<span class="bad">not installed</span>{{/installed}}</li>
-            <li>Whop key: {{#fingerprint}}<span class="ok">connected</span> <code>{{fingerprint}}</code> ({{companyID}}){{/fingerprint}}{{^fingerprint}}<span class="bad">missing</span> — <a href="/app">connect Whop</a>{{/fingerprint}}</li>
+            <li>Whop key: {{#fingerprint}}<span class="ok">connected</span> <code>{{fingerprint}}</code> ({{companyID}}){{/fingerprint}}{{^fingerprint}}<span class="bad">missing</span> — <a href="/app">connect Whop</a>{{/fingerprint}}{{#elsewhere}} — <span class="bad" id="company-elsewhere">this Whop company is now connected to another shop</span>; <a href="/app/settings">paste a key of this shop's own company</a>{{/elsewhere}}</li>
             <li>Webhook secret: {{#secretSet}}<span class="ok">set</span>{{/secretSet}}{{^secretSet}}<span class="bad">missing</span> — <a href="/app/integrations/whop">add it</a>{{/secretSet}}</li>
             <li>Checkouts: {{#ready}}<span class="ok">taking payments</span>{{/ready}}{{^ready}}<span class="bad">not ready</span>{{/ready}}</li>
           </ul>
@@ -91,6 +99,21 @@ enum AppTemplates {
             <button type="submit">Retry</button>
           </form>
           {{/failed}}
+        </section>
+        <section class="card" id="failed-refunds">
+          <h2>Refunds that failed</h2>
+          <p class="hint">Refunds made in Shopify admin are passed on to Whop. When Whop refuses one, the buyer has not
+          been refunded yet.</p>
+          {{^refunds}}<p>None — every Shopify refund reached Whop.</p>{{/refunds}}
+          {{#refunds}}
+          <form method="post" action="/app/orders/{{id}}/retry-refund" class="row" data-code="{{code}}">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <code>{{id}}</code> <span>{{order}}</span> <span>{{amount}}</span> <span class="bad">{{reason}}</span>
+            <code>{{code}}</code>
+            <button type="submit">Retry refund</button>
+          </form>
+          {{#ambiguous}}<p class="hint">Whop did not answer, so it may have refunded anyway: check this payment in Whop before retrying. If the refund is there, this row clears itself when Whop's refund event arrives.</p>{{/ambiguous}}
+          {{/refunds}}
         </section>
         <section class="card">
           <h2>Recent checkouts</h2>

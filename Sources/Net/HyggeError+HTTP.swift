@@ -10,7 +10,9 @@ extension HyggeError {
         switch self {
         case .invalidRequest, .invalidShop, .invalidPayload: .badRequest
         case .unknownShop, .unknownCheckout, .unknownMerchant, .notFound: .notFound
-        case .merchantNotReady, .idempotencyKeyReused, .notFailed: .conflict
+        case .merchantNotReady, .idempotencyKeyReused, .notFailed, .whopCompanyInUse, .refundNotFailed,
+            .rotationInProgress:
+            .conflict
         case .variantNotFound, .whopKeyInvalid, .whopRejected: .unprocessableContent
         case .shopifyUnavailable, .whopUnavailable: .badGateway
         case .checkoutExpired: .gone

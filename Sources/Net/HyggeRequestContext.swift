@@ -1,6 +1,6 @@
 package import Hummingbird
 import Logging
-import NIOCore
+package import NIOCore
 import Synchronization
 
 /// Per-request data: the request id and the merchant the request was routed to (for the request log line).
@@ -13,6 +13,8 @@ package struct HyggeRequestContext: RequestContext {
     package let merchantTag = MerchantTag()
     /// The authenticated merchant of `/api/merchant/*` and `/app*` requests (set by `MerchantSessionMiddleware`).
     package var session: MerchantSession?
+    /// The connection the request arrived on (the sandbox's fault switches reset it).
+    package let channel: any Channel
 
     /// The shop the request concerns, once known.
     package var merchant: String? {
@@ -22,6 +24,7 @@ package struct HyggeRequestContext: RequestContext {
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
         self.requestID = ""
     }
 

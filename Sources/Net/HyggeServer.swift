@@ -15,6 +15,9 @@ package struct ServerConfiguration: Sendable {
     package var store: StoreConfiguration
     package var settings = DomainSettings()
     package var master: MasterKey
+    /// The file the master key was read from (the sandbox's generated `sandbox-master.key`); an online rotation
+    /// writes the new key there, so the next start uses it.
+    package var masterKeyFile: String?
     /// Mounts the embedded emulators and seeds the demo merchant.
     package var sandbox = true
     package var demo = Sandbox.Demo()
@@ -22,6 +25,10 @@ package struct ServerConfiguration: Sendable {
     package var shopifyBaseURL: String?
     /// `HYGGE_WHOP_API_BASE`; nil = real Whop, or the emulator in sandbox mode.
     package var whopAPIBase: String?
+    /// One Shopify Admin request's timeout (the outbox retries after it).
+    package var shopifyTimeout: Duration = .seconds(10)
+    /// One Whop request's timeout; get-plan's retries together are bounded by `settings.whopDeadline`.
+    package var whopTimeout: Duration = .seconds(4)
     package var shopifyAPIVersion = "2026-10"
     package var whopAPIVersion = "2025-01-01"
     package var adminToken: String?
@@ -65,6 +72,17 @@ package final class HyggeServer: Sendable {
     let logger: Logger
     let metricsText: @Sendable () -> String
 
+    /// The outbound client's pool. AsyncHTTPClient's default of 8 HTTP/1.1 connections per host caps
+    /// every merchant's Whop calls together (one host, api.whop.com — or the sandbox's own address)
+    /// at 8 in flight: at 120 ms per call that is ~66 plans/s for the whole node, and checkouts
+    /// queue behind each other for seconds (BENCHMARKS.md, "flow at half peak"). Upstream latency,
+    /// not CPU, bounds these calls, so allow many more; HTTP/2 upstreams multiplex anyway.
+    static var upstreamClientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        return configuration
+    }
+
     /// Restores state from the data directory and builds the clients; does not listen yet.
     package init(
         configuration: ServerConfiguration, logger: Logger, metricsText: @escaping @Sendable () -> String = { "" }
@@ -84,18 +102,19 @@ package final class HyggeServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metricsText = metricsText
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamClientConfiguration)
         self.http = http
         let sandbox = configuration.sandbox
         let shopifyBase = configuration.shopifyBaseURL
             ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
         self.shopifyBaseTemplate = shopifyBase
         self.shopify = ShopifyHTTPClient(
-            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion, logger: logger)
+            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion,
+            timeout: configuration.shopifyTimeout, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
             base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
-            apiVersion: configuration.whopAPIVersion, logger: logger)
+            apiVersion: configuration.whopAPIVersion, timeout: configuration.whopTimeout, logger: logger)
         do {
             self.core = try ServiceCore.open(
                 store: configuration.store, settings: configuration.settings, master: configuration.master,
@@ -124,6 +143,9 @@ package final class HyggeServer: Sendable {
                 baseTemplate: self.shopifyBaseTemplate, installer: self.shopify)
         }
         dependencies.restore = self.core.restore
+        if let path = self.configuration.masterKeyFile {
+            dependencies.masterKeyRotated = { key in try Self.writeKeyFile(key, to: path) }
+        }
         return dependencies
     }
 
@@ -184,6 +206,15 @@ package final class HyggeServer: Sendable {
     package static let shutdownDurationMax: Duration = .seconds(25)
     /// After the graceful phase, cancelled services get this long.
     package static let cancellationDurationMax: Duration = .seconds(5)
+
+    /// Replaces a key file atomically (temporary file, then rename), readable by the owner only.
+    static func writeKeyFile(_ key: MasterKey, to path: String) throws {
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(
+            atPath: temporary, contents: Data(key.base64.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw HyggeError.internalError }
+        guard rename(temporary, path) == 0 else { throw HyggeError.internalError }
+    }
 
     /// Releases the outbound HTTP client; call after the service group returned.
     package func shutdown() async {

@@ -37,7 +37,17 @@ struct MerchantOperations {
         }
         // A user key answers with a user, not a company (`biz_…`): it cannot create plans for the shop.
         guard company.hasPrefix("biz_") else { throw .whopKeyInvalid }
-        try await merchant.setWhopKey(key, companyID: company, now: .now)
+        let registry = self.dependencies.registry
+        try await registry.claimCompany(company, for: merchant)
+        do throws(HyggeError) {
+            try await merchant.setWhopKey(key, companyID: company, now: .now)
+        } catch {
+            // Nothing was stored: give the claim back unless the merchant already had this company.
+            if await merchant.companyID != company {
+                registry.environment.directory.release(company: company, merchant: merchant.id)
+            }
+            throw error
+        }
         return company
     }
 
@@ -92,6 +102,7 @@ struct MerchantAPIRoutes {
         api.put("whop-webhook-secret") { request, context in try await self.webhookSecret(request, context) }
         api.get("transactions") { request, context in try await self.transactions(request, context) }
         api.post("orders/{checkout_id}/retry-sync") { _, context in try await self.retry(context) }
+        api.post("orders/{checkout_id}/retry-refund") { _, context in try await self.retryRefund(context) }
     }
 
     struct KeyBody: Decodable { var api_key: String? }
@@ -230,12 +241,37 @@ struct MerchantAPIRoutes {
 
     /// Retries a failed order sync of the session's own checkout; another merchant's checkout is `403 forbidden`.
     static func retry(_ raw: String, merchant: MerchantActor, registry: MerchantRegistry) async throws(HyggeError) {
+        try await merchant.retryOrderSync(try await Self.ownCheckout(raw, merchant: merchant, registry: registry))
+    }
+
+    /// The session's own checkout by raw id; another merchant's is `403 forbidden`, an unknown one `404`.
+    static func ownCheckout(_ raw: String, merchant: MerchantActor, registry: MerchantRegistry)
+        async throws(HyggeError) -> CheckoutID
+    {
         guard raw.utf8.count <= 64, !raw.isEmpty else { throw .unknownCheckout }
         let id = CheckoutID(raw)
         guard await merchant.owns(id) else {
             if registry.merchant(forCheckout: id) != nil { throw .forbidden }
             throw .unknownCheckout
         }
-        try await merchant.retryOrderSync(id)
+        return id
+    }
+
+    /// `POST /api/merchant/orders/{checkout_id}/retry-refund`: retries the checkout's oldest failed Shopify refund
+    /// on Whop now. `200 {"checkout_id","status":"refunded"|"failed","error"?}`; `409 refund_not_failed` when none
+    /// waits (a second click included).
+    func retryRefund(_ context: HyggeRequestContext) async throws -> Response {
+        let merchant = try self.operations.merchant(context)
+        let raw = context.parameters.get("checkout_id") ?? ""
+        let id = try await Self.ownCheckout(raw, merchant: merchant, registry: self.dependencies.registry)
+        let outcome = try await merchant.retryRefund(id, now: .now)
+        struct RetryDTO: Encodable {
+            var checkout_id: String
+            var status: String
+            var error: String?
+        }
+        guard outcome == .failed else { return JSONResponse.make(RetryDTO(checkout_id: raw, status: "refunded")) }
+        let failure = try await merchant.checkout(id).refundFailures?.last
+        return JSONResponse.make(RetryDTO(checkout_id: raw, status: "failed", error: failure?.error))
     }
 }

@@ -28,6 +28,8 @@ package struct NetDependencies: Sendable {
     package let oauthStates = OAuthStates()
     /// What the start-up restore did (`GET /admin/status`).
     package var restore: RestoreReport?
+    /// Called after an online master-key rotation to a new key (the sandbox rewrites its generated key file).
+    package var masterKeyRotated: (@Sendable (MasterKey) throws -> Void)?
 
     package init(
         registry: MerchantRegistry, stateKeeper: StateKeeper?, publicURL: String, extraOrigins: Set<String> = [],

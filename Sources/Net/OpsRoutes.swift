@@ -37,6 +37,10 @@ struct OpsRoutes {
             }
             return JSONResponse.make(SnapshotDTO(lsn: info.lsn, file: info.file, bytes: info.bytes))
         }
+        router.post("/admin/keys/rotate-master") { request, context in
+            try self.authorize(request)
+            return try await self.rotateMaster(request, context)
+        }
         router.get("/admin/status") { request, _ in
             try self.authorize(request)
             struct RestoreDTO: Encodable {
@@ -102,6 +106,36 @@ struct OpsRoutes {
             }
             return JSONResponse.make(["merchants": rows])
         }
+    }
+
+    struct RotateBody: Decodable { var new_key: String? }
+
+    /// `POST /admin/keys/rotate-master {"new_key":"<base64 of 32 bytes>"}`: the online master-key rotation. Answers
+    /// once every data key is re-wrapped durably and the snapshots are written; the key is never echoed or logged.
+    func rotateMaster(_ request: Request, _ context: HyggeRequestContext) async throws -> Response {
+        let body = try CheckoutRoutes.decodeStrict(RotateBody.self, try await request.bodyBytes(context: context))
+        guard let text = body.new_key, let new = try? MasterKey(base64: text) else {
+            throw HyggeError.invalidRequest("new_key must be base64 of 32 bytes")
+        }
+        let report = try await MasterKeyRotation.run(
+            to: new, registry: self.dependencies.registry, keeper: self.dependencies.stateKeeper,
+            logger: context.logger)
+        // Also after a no-op: a retry then repairs a key file the first call could not write.
+        try self.dependencies.masterKeyRotated?(new)
+        struct SnapshotDTO: Encodable {
+            var lsn: UInt64
+            var file: String
+        }
+        struct RotationDTO: Encodable {
+            var merchants: Int
+            var rewrapped: Int
+            var already_current: Bool
+            var snapshot: SnapshotDTO?
+        }
+        return JSONResponse.make(
+            RotationDTO(
+                merchants: report.merchants, rewrapped: report.rewrapped, already_current: report.alreadyCurrent,
+                snapshot: report.snapshot.map { SnapshotDTO(lsn: $0.lsn, file: $0.file) }))
     }
 
     private func authorize(_ request: Request) throws {

@@ -15,8 +15,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
         let body = (try? JSONSerialization.data(
             withJSONObject: ["client_id": clientID, "client_secret": clientSecret, "code": code], options: [.sortedKeys]))
             ?? Data()
-        let reply = try await self.upstream.send(
-            .POST, "\(self.base(shop))/admin/oauth/access_token", headers: [], body: body, provider: "shopify")
+        let reply = try await self.send(
+            shop, .POST, "\(self.base(shop))/admin/oauth/access_token", headers: [], body: body, provider: "shopify")
         guard (200..<300).contains(reply.status) else {
             // Shopify answers a bad or used code with 400 {"error":"invalid_request",…}: not retryable.
             if reply.status == 400 { throw .rejected(status: 400, message: "authorization code refused") }
@@ -42,8 +42,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
     }
 
     package func scriptTags(shop: MerchantID, token: String) async throws(GatewayError) -> [ShopifyScriptTag] {
-        let reply = try await self.upstream.send(
-            .GET, self.url(shop, "script_tags.json?limit=250"), headers: [("X-Shopify-Access-Token", token)], body: nil,
+        let reply = try await self.send(
+            shop, .GET, self.url(shop, "script_tags.json?limit=250"), headers: [("X-Shopify-Access-Token", token)], body: nil,
             provider: "shopify")
         guard (200..<300).contains(reply.status) else {
             throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
@@ -60,8 +60,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
         let body = (try? JSONSerialization.data(
             withJSONObject: ["script_tag": ["event": "onload", "src": src, "display_scope": "online_store"]],
             options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        let reply = try await self.upstream.send(
-            .POST, self.url(shop, "script_tags.json"), headers: [("X-Shopify-Access-Token", token)], body: body,
+        let reply = try await self.send(
+            shop, .POST, self.url(shop, "script_tags.json"), headers: [("X-Shopify-Access-Token", token)], body: body,
             provider: "shopify")
         guard (200..<300).contains(reply.status) else {
             throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
@@ -73,8 +73,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
     }
 
     package func deleteScriptTag(shop: MerchantID, token: String, id: Int64) async throws(GatewayError) {
-        let reply = try await self.upstream.send(
-            .DELETE, self.url(shop, "script_tags/\(id).json"), headers: [("X-Shopify-Access-Token", token)], body: nil,
+        let reply = try await self.send(
+            shop, .DELETE, self.url(shop, "script_tags/\(id).json"), headers: [("X-Shopify-Access-Token", token)], body: nil,
             provider: "shopify")
         guard (200..<300).contains(reply.status) || reply.status == 404 else {
             throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
@@ -91,8 +91,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
     }
 
     package func webhooks(shop: MerchantID, token: String) async throws(GatewayError) -> [ShopifyWebhookSubscription] {
-        let reply = try await self.upstream.send(
-            .GET, self.url(shop, "webhooks.json?limit=250"), headers: [("X-Shopify-Access-Token", token)], body: nil,
+        let reply = try await self.send(
+            shop, .GET, self.url(shop, "webhooks.json?limit=250"), headers: [("X-Shopify-Access-Token", token)], body: nil,
             provider: "shopify")
         guard (200..<300).contains(reply.status) else {
             throw Upstream.classify(reply, message: UpstreamJSON.errorMessage(reply.body))
@@ -111,8 +111,8 @@ extension ShopifyHTTPClient: ShopifyInstaller {
         let body = (try? JSONSerialization.data(
             withJSONObject: ["webhook": ["topic": topic, "address": address, "format": "json"]],
             options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        let reply = try await self.upstream.send(
-            .POST, self.url(shop, "webhooks.json"), headers: [("X-Shopify-Access-Token", token)], body: body,
+        let reply = try await self.send(
+            shop, .POST, self.url(shop, "webhooks.json"), headers: [("X-Shopify-Access-Token", token)], body: body,
             provider: "shopify")
         if (200..<300).contains(reply.status) { return }
         let message = UpstreamJSON.errorMessage(reply.body) ?? ""

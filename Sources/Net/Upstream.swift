@@ -14,6 +14,12 @@ struct Upstream: Sendable {
     /// Response bodies larger than this are refused.
     static let bodyBytesMax = 4 << 20
 
+    /// `duration` as NIO's `TimeAmount`, exactly (sub-second parts included).
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000)
+    }
+
     struct Reply {
         var status: Int
         var headers: HTTPHeaders

@@ -16,7 +16,7 @@ package struct WhopHTTPClient: WhopAPI {
     ///   - base: `HYGGE_WHOP_API_BASE`, e.g. `https://api.whop.com/api/v1`.
     ///   - apiVersion: sent as `Api-Version-Date`.
     package init(http: HTTPClient, base: String, apiVersion: String, timeout: Duration = .seconds(4), logger: Logger) {
-        self.upstream = Upstream(http: http, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000), logger: logger)
+        self.upstream = Upstream(http: http, timeout: Upstream.timeAmount(timeout), logger: logger)
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base

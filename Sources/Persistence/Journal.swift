@@ -287,6 +287,9 @@ struct JournalState {
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// True while the writer is about to wait on (or waiting on) its semaphore.
     var writerIdle = false
+    /// While the writer gathers a batch (group commit), appends wake it only once the tail holds
+    /// this many records; 0: any append wakes it.
+    var gatherTarget = 0
     /// fdatasync calls made by the writer.
     var fsyncCount = 0
 
@@ -407,9 +410,11 @@ final class JournalShared: Sendable {
             state.appendToTail(lsn: lsn, payload: payload)
             state.segmentBytes += frameBytes
             state.segmentRecords += 1
-            let wake = state.writerIdle
+            guard state.writerIdle,
+                state.gatherTarget == 0 || !state.queue.isEmpty || (state.tail?.count ?? 0) >= state.gatherTarget
+            else { return (lsn, false) }
             state.writerIdle = false
-            return (lsn, wake)
+            return (lsn, true)
         }
         if wake { self.wakeup.signal() }
         return lsn

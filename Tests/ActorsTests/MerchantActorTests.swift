@@ -133,6 +133,9 @@ struct MerchantActorTests {
         #expect(refused == 250)
         #expect(harness.whop.book.withLock { $0.planCalls } == 50)
         #expect(await merchant.summary(now: .now).reserved == 50)
+        let month = Timestamp.now.month
+        #expect(await merchant.limitUsage(in: month) == 50)
+        #expect(await merchant.snapshot().limitUsage(in: month) == 50)
     }
 
     @Test("expiry releases a reservation; a late payment is still recorded and ordered")
@@ -158,6 +161,13 @@ struct MerchantActorTests {
         #expect(recorded.status == .paid)
         #expect(recorded.latePayment)
         #expect(await merchant.pendingOrders == [first.id])
+        // The actor's O(1) limit counter agrees with a full count of the state, for both months touched.
+        for month in Set([start.month, later.month]) {
+            #expect(await merchant.limitUsage(in: month) == (await merchant.snapshot()).limitUsage(in: month))
+        }
+        if start.month == later.month {  // the late payment + the third's reservation
+            #expect(await merchant.limitUsage(in: later.month) == 2)
+        }
     }
 
     @Test("a payment is recorded once with its 0.5% fee; retries and twin deliveries are duplicates")

@@ -79,6 +79,25 @@ struct OutboxAndRestoreTests {
         #expect(harness.shopify.book.withLock { $0.orders.count } == 2)
     }
 
+    @Test("a lookup that keeps failing after an ambiguous failure ends in order_sync_failed, never in a blind re-POST")
+    func failingLookupGivesUp() async throws {
+        let harness = try Harness(settings: Self.fast)
+        defer { Task { await harness.remove() } }
+        harness.shopify.book.withLock {
+            $0.orderFaults = [(.unavailable("timeout"), false)]
+            $0.lookupFaults = Array(repeating: .unavailable("unreadable orders"), count: 10)
+        }
+        let merchant = try await harness.readyMerchant()
+        let id = try await Self.paidCheckout(merchant)
+        await harness.core.outbox.sync(OrderJob(merchant: merchant.id, checkout: id))
+        let checkout = try await merchant.checkout(id)
+        #expect(checkout.status == .orderSyncFailed)
+        #expect(checkout.orderSync?.attempts == Self.fast.orderAttemptsMax)
+        let book = harness.shopify.book.withLock { (posts: $0.orderPosts, lookups: $0.lookups) }
+        #expect(book.posts == 1)
+        #expect(book.lookups == Self.fast.orderAttemptsMax - 1)
+    }
+
     @Test("a 4xx rejection is not retried")
     func rejection() async throws {
         let harness = try Harness(settings: Self.fast)

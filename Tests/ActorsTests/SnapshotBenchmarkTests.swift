@@ -121,6 +121,10 @@ struct SnapshotBenchmarkTests {
         checkout.plan = WhopPlan(planID: "plan_0123456789", checkoutConfigurationID: nil, purchaseURL: "x/plan_0123456789")
         checkout.orderSync = OrderSync()
         checkout.refundRequested = 0
+        checkout.refundFailures = [
+            RefundFailure(shopifyRefundID: .min, amount: 5, error: "whop_refund_unavailable", ambiguous: true, at: at),
+            RefundFailure(shopifyRefundID: 7, amount: -1, error: "", ambiguous: false, at: Timestamp(milliseconds: 0)),
+        ]
         state.checkouts[CheckoutID("chk_other")] = checkout
         state.planIndex["plan_0123456789"] = CheckoutID("chk_other")
         state.planIndex["unrelated"] = CheckoutID("chk_gone")

@@ -13,6 +13,9 @@ final class FakeShopify: ShopifyAdmin {
         var orderPosts = 0
         /// Errors thrown by the next order POSTs, in order; `createdAnyway` ones still create the order.
         var orderFaults: [(error: GatewayError, createdAnyway: Bool)] = []
+        /// Errors thrown by the next order lookups (`findOrder`), in order.
+        var lookupFaults: [GatewayError] = []
+        var lookups = 0
     }
     let book = Mutex(Book())
 
@@ -45,7 +48,12 @@ final class FakeShopify: ShopifyAdmin {
     func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
         async throws(GatewayError) -> ShopifyOrder?
     {
-        self.book.withLock { $0.orders.first { $0.sourceIdentifier == sourceIdentifier } }
+        let result: Result<ShopifyOrder?, GatewayError> = self.book.withLock { book in
+            book.lookups += 1
+            if !book.lookupFaults.isEmpty { return .failure(book.lookupFaults.removeFirst()) }
+            return .success(book.orders.first { $0.sourceIdentifier == sourceIdentifier })
+        }
+        return try result.get()
     }
 }
 
@@ -57,6 +65,8 @@ final class FakeWhop: WhopAPI {
         var planCalls = 0
         var refunds: [(payment: String, amount: Money?)] = []
         var failPlans = false
+        /// Plan creation hangs (until cancelled) instead of answering.
+        var hangPlans = false
     }
     let book = Mutex(Book())
     let planDelay: Duration
@@ -73,6 +83,11 @@ final class FakeWhop: WhopAPI {
 
     func createPlan(apiKey: String, request: PlanRequest) async throws(GatewayError) -> WhopPlan {
         if self.planDelay > .zero { try? await Task.sleep(for: self.planDelay) }
+        if self.book.withLock({ $0.hangPlans }) {
+            // A Whop that never answers: only cancellation (the caller's deadline) ends the wait.
+            try? await Task.sleep(for: .seconds(3600))
+            throw .unavailable("cancelled")
+        }
         let result: Result<WhopPlan, GatewayError> = self.book.withLock { book in
             book.planCalls += 1
             if book.failPlans { return .failure(.rejected(status: 400, message: "nope")) }
@@ -135,10 +150,12 @@ struct Harness {
 
     /// Creates the merchant, installs it, validates its Whop key and sets its webhook secret.
     @discardableResult
-    func readyMerchant(_ id: MerchantID = Harness.shop, now: Timestamp = .now) async throws -> MerchantActor {
+    func readyMerchant(_ id: MerchantID = Harness.shop, company: String = "biz_good", now: Timestamp = .now)
+        async throws -> MerchantActor
+    {
         let merchant = try await self.registry.merchantCreatingIfNeeded(id, now: now)
         try await merchant.install(token: "shpat_test", scopes: "read_products", now: now)
-        try await merchant.setWhopKey("apik_good", companyID: "biz_good", now: now)
+        try await merchant.setWhopKey("apik_good", companyID: company, now: now)
         try await merchant.setWebhookSecret("ws_test", now: now)
         return merchant
     }

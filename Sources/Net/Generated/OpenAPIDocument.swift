@@ -258,6 +258,11 @@ paths:
         "400": { $ref: "#/components/responses/Error" }
         "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
+        "409":
+          description: >-
+            The wizard again: the key's Whop company is already connected to another installed shop
+            (`whop_company_in_use`; webhooks are routed by company id, so a company serves one shop) (HTML).
+          content: { text/html: { schema: { type: string } } }
         "422":
           description: "The wizard again with \"This key didn't validate\" and the three checks (HTML)."
           content: { text/html: { schema: { type: string } } }
@@ -305,6 +310,30 @@ paths:
                 _csrf: { type: string }
       responses:
         "303": { description: Queued; back to `/app`. }
+        "400": { $ref: "#/components/responses/Error" }
+        "401": { $ref: "#/components/responses/SignedOut" }
+        "403": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+        "409": { $ref: "#/components/responses/Error" }
+
+  /app/orders/{checkout_id}/retry-refund:
+    post:
+      tags: [merchant]
+      operationId: appPostRetryRefund
+      summary: The dashboard's retry button for a Shopify refund whose Whop refund failed.
+      security: [{ session: [] }, { sessionToken: [] }]
+      parameters:
+        - { name: checkout_id, in: path, required: true, schema: { type: string, maxLength: 64 } }
+      requestBody:
+        required: true
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              properties:
+                _csrf: { type: string }
+      responses:
+        "303": { description: Retried (refunded, or back in the failed list); back to `/app`. }
         "400": { $ref: "#/components/responses/Error" }
         "401": { $ref: "#/components/responses/SignedOut" }
         "403": { $ref: "#/components/responses/Error" }
@@ -370,6 +399,13 @@ paths:
         "400": { $ref: "#/components/responses/Error" }
         "401": { $ref: "#/components/responses/Error" }
         "403": { $ref: "#/components/responses/Error" }
+        "409":
+          description: >-
+            `whop_company_in_use`: the key's Whop company already takes payments for another installed shop. Nothing
+            was stored.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
         "422": { $ref: "#/components/responses/Error" }
         "502": { $ref: "#/components/responses/Error" }
 
@@ -430,6 +466,37 @@ paths:
           schema: { type: string, maxLength: 64 }
       responses:
         "202": { description: Queued. }
+        "401": { $ref: "#/components/responses/Error" }
+        "403": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+        "409": { $ref: "#/components/responses/Error" }
+
+  /api/merchant/orders/{checkout_id}/retry-refund:
+    post:
+      tags: [merchant]
+      operationId: retryRefund
+      summary: Retries, on Whop, the oldest failed Shopify-initiated refund of a checkout.
+      description: >-
+        Journaled before the Whop call, so a second (or concurrent) retry finds nothing to retry and answers
+        `409 refund_not_failed`; never refunds more than is left of the payment.
+      security: [{ session: [] }, { sessionToken: [] }]
+      parameters:
+        - name: checkout_id
+          in: path
+          required: true
+          schema: { type: string, maxLength: 64 }
+      responses:
+        "200":
+          description: The retry's outcome; `failed` puts the refund back on the dashboard with its new error.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [checkout_id, status]
+                properties:
+                  checkout_id: { type: string }
+                  status: { type: string, enum: [refunded, failed] }
+                  error: { type: string, example: whop_refund_rejected_422 }
         "401": { $ref: "#/components/responses/Error" }
         "403": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
@@ -582,6 +649,51 @@ paths:
                   bytes: { type: integer, minimum: 0 }
         "401": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
+        "503": { $ref: "#/components/responses/Error" }
+
+  /admin/keys/rotate-master:
+    post:
+      tags: [operations]
+      operationId: adminRotateMaster
+      summary: Online master-key rotation (what `hygge keys rotate-master --url` calls).
+      description: >-
+        Re-wraps every merchant's data key under `new_key` while the service keeps serving: each merchant journals
+        its re-wrapped key durably in turn, then two snapshots are written so no kept snapshot or journal segment
+        holds a key wrapped under the old master key. Answers when done. Restart with the new `HYGGE_MASTER_KEY`
+        afterwards; the old one is refused at start-up. Rotating to the key already in use is a no-op success, and a
+        retry with the same key finishes a rotation that failed halfway. The key is never echoed or logged.
+      security: [{ adminToken: [] }]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [new_key]
+              properties:
+                new_key: { type: string, description: Base64 of 32 random bytes. }
+      responses:
+        "200":
+          description: Every data key opens with the new master key.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [merchants, rewrapped, already_current]
+                properties:
+                  merchants: { type: integer, minimum: 0 }
+                  rewrapped: { type: integer, minimum: 0 }
+                  already_current: { type: boolean }
+                  snapshot:
+                    type: object
+                    required: [lsn, file]
+                    properties:
+                      lsn: { type: integer, minimum: 0 }
+                      file: { type: string }
+        "400": { $ref: "#/components/responses/Error" }
+        "401": { $ref: "#/components/responses/Error" }
+        "404": { $ref: "#/components/responses/Error" }
+        "409": { $ref: "#/components/responses/Error" }
         "503": { $ref: "#/components/responses/Error" }
 
   /admin/status:
@@ -749,6 +861,9 @@ components:
                 - not_ready
                 - method_not_allowed
                 - internal
+                - whop_company_in_use
+                - refund_not_failed
+                - rotation_in_progress
             message: { type: string }
             request_id: { type: string }
 

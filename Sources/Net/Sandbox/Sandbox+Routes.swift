@@ -37,17 +37,32 @@ extension Sandbox {
         }
         shopify.post("api/{version}/orders.json") { request, context in
             let body = try await request.bodyBytes(context: context)
-            return await Self.answer(
-                await self.shopify.createOrder(
-                    shop: context.parameters.get("shop") ?? "", token: request.headers[token], body: body),
-                latency: await self.shopify.latency)
+            let shop = context.parameters.get("shop") ?? ""
+            let presented = request.headers[token]
+            await self.shopify.record("POST orders.json", shop: shop)
+            let latency = await self.shopify.latency
+            let fault = await self.shopify.takeOrderFault()
+            return await (fault ?? SandboxFault()).respond(
+                channel: context.channel, error: ShopifyEmulator.failure,
+                perform: { await self.shopify.createOrder(shop: shop, token: presented, body: body) },
+                render: { await Self.answer($0, latency: latency) })
         }
         shopify.get("api/{version}/orders.json") { request, context in
-            await Self.answer(
-                await self.shopify.orders(
-                    shop: context.parameters.get("shop") ?? "", token: request.headers[token],
-                    createdAtMin: request.uri.queryParameters.get("created_at_min")),
-                latency: await self.shopify.latency)
+            let query = request.uri.queryParameters
+            var (answer, next) = await self.shopify.orders(
+                shop: context.parameters.get("shop") ?? "", token: request.headers[token],
+                createdAtMin: query.get("created_at_min"), limit: query.get("limit"), fields: query.get("fields"),
+                pageInfo: query.get("page_info"))
+            if let next {
+                var parameters = ["page_info=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)"]
+                if let limit = query.get("limit") { parameters.append("limit=\(limit)") }
+                if let fields = query.get("fields") {
+                    parameters.append("fields=\(fields.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? fields)")
+                }
+                let host = request.head.authority ?? "localhost"
+                answer.headers.append(("Link", "<http://\(host)\(request.uri.path)?\(parameters.joined(separator: "&"))>; rel=\"next\""))
+            }
+            return await Self.answer(answer, latency: await self.shopify.latency)
         }
         shopify.get("api/{version}/script_tags.json") { request, context in
             await Self.answer(
@@ -108,11 +123,17 @@ extension Sandbox {
         }
         whopAPI.post("checkout_configurations") { request, context in
             let body = try await request.bodyBytes(context: context)
-            return await Self.answer(
-                await self.whop.createConfiguration(
-                    authorization: request.headers[.authorization],
-                    idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], body: body),
-                latency: await self.whop.latency)
+            let authorization = request.headers[.authorization]
+            let idempotencyKey = request.headers[HTTPField.Name("Idempotency-Key")!]
+            let latency = await self.whop.latency
+            let fault = await self.whop.takePlanFault()
+            return await (fault ?? SandboxFault()).respond(
+                channel: context.channel, error: WhopEmulator.failure,
+                perform: {
+                    await self.whop.createConfiguration(
+                        authorization: authorization, idempotencyKey: idempotencyKey, body: body)
+                },
+                render: { await Self.answer($0, latency: latency) })
         }
         whopAPI.post("payments/{id}/refund") { request, context in
             let body = try await request.bodyBytes(context: context)
@@ -137,9 +158,28 @@ extension Sandbox {
         router.post("/sandbox/config") { request, context in
             let body = try await request.bodyBytes(context: context)
             let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+            let faults: FaultConfiguration
+            do {
+                faults = try JSONDecoder().decode(FaultConfiguration.self, from: body)
+            } catch {
+                throw HyggeError.invalidRequest("faults must be a list of {status, retry_after, reset, stall_ms, create, delay_ms}")
+            }
+            if let limit = faults.shopify_call_limit, !limit.isEmpty, ShopifyCallLimit(header: limit) == nil {
+                throw HyggeError.invalidRequest("shopify_call_limit must be used/limit, e.g. 39/40")
+            }
+            guard (faults.shopify_order_faults?.count ?? 0) <= SandboxFault.queueMax,
+                (faults.whop_plan_faults?.count ?? 0) <= SandboxFault.queueMax
+            else { throw HyggeError.invalidRequest("at most \(SandboxFault.queueMax) faults") }
             if let ms = object["shopify_latency_ms"] as? Int { await self.shopify.setLatency(.milliseconds(ms)) }
             if let ms = object["whop_latency_ms"] as? Int { await self.whop.setLatency(.milliseconds(ms)) }
             if let refused = object["whop_frame_deny"] as? Bool { await self.whop.setFramingRefused(refused) }
+            if faults.clear_faults == true {
+                await self.shopify.clearFaults()
+                await self.whop.clearFaults()
+            }
+            if let queued = faults.shopify_order_faults { await self.shopify.injectOrderFaults(queued) }
+            if let queued = faults.whop_plan_faults { await self.whop.injectPlanFaults(queued) }
+            if let limit = faults.shopify_call_limit { await self.shopify.setCallLimit(limit.isEmpty ? nil : limit) }
             return JSONResponse.make(["status": "ok"])
         }
         router.post("/sandbox/load-merchants") { request, context in
@@ -187,6 +227,15 @@ extension Sandbox {
         var headers = HTTPFields()
         headers[.location] = redirect + "?" + ShopifyInstallRoutes.query(pairs)
         return Response(status: .found, headers: headers)
+    }
+
+    /// The fault switches of `POST /sandbox/config`.
+    struct FaultConfiguration: Decodable {
+        var shopify_order_faults: [SandboxFault]?
+        var whop_plan_faults: [SandboxFault]?
+        /// `used/limit` for `X-Shopify-Shop-Api-Call-Limit`; empty = back to the default.
+        var shopify_call_limit: String?
+        var clear_faults: Bool?
     }
 
     struct PayBody: Decodable {

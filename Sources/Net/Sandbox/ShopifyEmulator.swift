@@ -26,18 +26,24 @@ package actor ShopifyEmulator {
         var nextOrderNumber = 1001
     }
 
-    /// Faults to inject into the next order POSTs (tests of the outbox).
-    package enum Fault: Sendable, Equatable {
-        case status(Int, retryAfter: Int?)
-        /// Creates the order, then answers 503 as if the connection failed after the write.
-        case createThenFail
+    /// One Admin API call the emulator answered, for tests of retry timing and order.
+    package struct Call: Sendable, Equatable {
+        /// `POST orders.json`, `GET orders.json`, `GET variants`, `GET products.json`.
+        package var name: String
+        package var shop: String
+        package var at: ContinuousClock.Instant
     }
 
     private var shops: [String: Shop] = [:]
     private var carts: [String: [(variant: Int64, quantity: Int)]] = [:]
     private var codes: [String: (shop: String, token: String)] = [:]
     private var nextID: Int64 = 450_789_469_000
-    private var orderFaults: [Fault] = []
+    private var orderFaults: [SandboxFault] = []
+    /// The most recent calls, oldest first (at most `callLogMax`).
+    package private(set) var calls: [Call] = []
+    static let callLogMax = 10_000
+    /// `X-Shopify-Shop-Api-Call-Limit` sent on every Admin answer (`used/limit`); nil = `1/40`.
+    package private(set) var callLimit: String?
     /// Added before every answer (load tests separate Hygge's own time from upstream time).
     package var latency: Duration = .zero
 
@@ -46,8 +52,34 @@ package actor ShopifyEmulator {
     /// Sets the emulated latency.
     package func setLatency(_ latency: Duration) { self.latency = latency }
 
-    /// Queues faults for the next order POSTs.
-    package func injectOrderFaults(_ faults: [Fault]) { self.orderFaults.append(contentsOf: faults) }
+    /// Queues faults for the next order POSTs (each fault is used by one POST).
+    package func injectOrderFaults(_ faults: [SandboxFault]) {
+        self.orderFaults.append(contentsOf: faults.prefix(max(0, SandboxFault.queueMax - self.orderFaults.count)))
+    }
+
+    /// Drops every queued fault.
+    package func clearFaults() { self.orderFaults = [] }
+
+    /// The fault for the order POST arriving now, if any.
+    package func takeOrderFault() -> SandboxFault? {
+        self.orderFaults.isEmpty ? nil : self.orderFaults.removeFirst()
+    }
+
+    /// Sets the call-limit header value (`"39/40"`), or back to the default with nil.
+    package func setCallLimit(_ value: String?) { self.callLimit = value }
+
+    /// Records a call in the call log.
+    package func record(_ name: String, shop: String) {
+        if self.calls.count >= Self.callLogMax { self.calls.removeFirst(Self.callLogMax / 2) }
+        self.calls.append(Call(name: name, shop: shop, at: .now))
+    }
+
+    /// Adds the bucket header Shopify puts on every Admin REST answer.
+    private func stamped(_ answer: Answer) -> Answer {
+        var answer = answer
+        answer.headers.append(("X-Shopify-Shop-Api-Call-Limit", self.callLimit ?? "1/40"))
+        return answer
+    }
 
     /// Adds a shop with an access token and the demo catalogue.
     package func addShop(_ shop: String, token: String, catalogue: [(String, [(String, String)])]) {
@@ -101,6 +133,19 @@ package actor ShopifyEmulator {
         ["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"], status: 401)
     static let notFound = json(["errors": "Not Found"], status: 404)
 
+    /// Shopify's error body for an injected failure status.
+    static func failure(_ status: Int) -> Answer {
+        let text =
+            switch status {
+            case 429: "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+            case 502: "Bad Gateway"
+            case 503: "Service Unavailable"
+            case 504: "Gateway Timeout"
+            default: "Internal Server Error"
+            }
+        return json(["errors": text], status: status)
+    }
+
     private func authorize(_ shop: String, _ token: String?) -> Answer? {
         guard let record = self.shops[shop] else { return Self.notFound }
         guard let token, token == record.token else { return Self.unauthorized }
@@ -109,13 +154,14 @@ package actor ShopifyEmulator {
 
     /// `GET variants/{id}.json`.
     package func variant(shop: String, token: String?, id: Int64) -> Answer {
+        self.record("GET variants", shop: shop)
         if let refusal = self.authorize(shop, token) { return refusal }
         for product in self.shops[shop]?.products ?? [] {
             if let variant = product.variants.first(where: { $0.id == id }) {
-                return Self.json(["variant": Self.variantJSON(variant, product: product)])
+                return self.stamped(Self.json(["variant": Self.variantJSON(variant, product: product)]))
             }
         }
-        return Self.notFound
+        return self.stamped(Self.notFound)
     }
 
     private static func variantJSON(_ variant: Variant, product: Product) -> [String: Any] {
@@ -151,13 +197,6 @@ package actor ShopifyEmulator {
         guard let lines = order["line_items"] as? [[String: Any]], !lines.isEmpty else {
             return Self.json(["errors": ["line_items": ["must have at least one line item"]]], status: 422)
         }
-        var fault: Fault?
-        if !self.orderFaults.isEmpty { fault = self.orderFaults.removeFirst() }
-        if case .status(let status, let retryAfter) = fault {
-            var answer = Self.json(["errors": status == 429 ? "Exceeded 2 calls per second for api client." : "Internal Server Error"], status: status)
-            if let retryAfter { answer.headers.append(("Retry-After", "\(retryAfter)")) }
-            return answer
-        }
         guard var record = self.shops[shop] else { return Self.notFound }
         let id = self.newID()
         let number = record.nextOrderNumber
@@ -179,20 +218,52 @@ package actor ShopifyEmulator {
         order["total_price"] = total
         record.orders.append(order)
         self.shops[shop] = record
-        if fault == .createThenFail { return Self.json(["errors": "Service Unavailable"], status: 503) }
-        var answer = Self.json(["order": order], status: 201)
-        answer.headers.append(("X-Shopify-Shop-Api-Call-Limit", "1/40"))
-        return answer
+        return self.stamped(Self.json(["order": order], status: 201))
     }
 
-    /// `GET orders.json?status=any[&created_at_min=…]`.
-    package func orders(shop: String, token: String?, createdAtMin: String?) -> Answer {
-        if let refusal = self.authorize(shop, token) { return refusal }
-        let orders = (self.shops[shop]?.orders ?? []).filter { order in
-            guard let min = createdAtMin, let created = order["created_at"] as? String else { return true }
+    /// `GET orders.json?status=any[&created_at_min=…][&limit=N][&fields=a,b][&page_info=…]`, oldest first. With `limit`
+    /// (1–250) it pages like Shopify: at most `limit` orders and, when more follow, a cursor for the next page, which
+    /// the route turns into a `Link: <…&page_info=…>; rel="next"` header (with `page_info`, the other filters are
+    /// the cursor's, as on Shopify). Without `limit` it answers every order (a sandbox convenience for tools and
+    /// the banner's curl line; real Shopify would answer 50). `fields` keeps only the named fields.
+    package func orders(
+        shop: String, token: String?, createdAtMin: String?, limit: String? = nil, fields: String? = nil,
+        pageInfo: String? = nil
+    ) -> (answer: Answer, nextPageInfo: String?) {
+        self.record("GET orders.json", shop: shop)
+        if let refusal = self.authorize(shop, token) { return (refusal, nil) }
+        var minimum = createdAtMin
+        var offset = 0
+        if let pageInfo {
+            guard let decoded = Data(base64Encoded: pageInfo).flatMap({ String(data: $0, encoding: .utf8) }),
+                let separator = decoded.firstIndex(of: "|"), let start = Int(decoded[..<separator]), start >= 0
+            else { return (Self.json(["errors": "Invalid page_info."], status: 400), nil) }
+            offset = start
+            let rest = decoded[decoded.index(after: separator)...]
+            minimum = rest.isEmpty ? nil : String(rest)
+        }
+        var pageSize: Int?
+        if let limit {
+            guard let value = Int(limit), (1...250).contains(value) else {
+                return (Self.json(["errors": "limit must be between 1 and 250"], status: 400), nil)
+            }
+            pageSize = value
+        }
+        let matching = (self.shops[shop]?.orders ?? []).filter { order in
+            guard let min = minimum, let created = order["created_at"] as? String else { return true }
             return created >= min
         }
-        return Self.json(["orders": orders])
+        var page = Array(matching.dropFirst(offset))
+        var next: String?
+        if let pageSize, page.count > pageSize {
+            page = Array(page.prefix(pageSize))
+            next = Data("\(offset + pageSize)|\(minimum ?? "")".utf8).base64EncodedString()
+        }
+        if let fields {
+            let keep = Set(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            page = page.map { $0.filter { keep.contains($0.key) } }
+        }
+        return (self.stamped(Self.json(["orders": page])), next)
     }
 
     /// An order as the emulator stored it, for tests and the load test's correctness check.

@@ -32,6 +32,11 @@ package actor WhopEmulator {
     private var planToConfiguration: [String: String] = [:]
     private var idempotent: [String: String] = [:]
     private var payments: [String: (configuration: String, refunded: Int64)] = [:]
+    /// Money taken per payment id: minor units and upper-case currency (succeeded payments only).
+    private var taken: [String: (amount: Int64, currency: String)] = [:]
+    private var planFaults: [SandboxFault] = []
+    /// `POST /checkout_configurations` requests received (faulted ones included).
+    package private(set) var planRequests = 0
     /// Refund calls received (payment id, partial amount text or nil for full).
     package private(set) var refunds: [(String, String?)] = []
     private var pendingRefundDeliveries: [Delivery] = []
@@ -43,8 +48,57 @@ package actor WhopEmulator {
     /// - Parameter publicURL: where purchase pages are served (`{publicURL}/sandbox/whop/checkout/{id}`).
     package init(publicURL: String) { self.publicURL = publicURL }
 
+    /// Statuses the next refund calls answer with instead of refunding (tests of failed refunds), in order.
+    private var refundFailures: [Int] = []
+
+    /// Makes the next `count` refund calls fail with `status` (a 5xx leaves it open whether Whop refunded).
+    package func failNextRefunds(status: Int, count: Int = 1) {
+        self.refundFailures += Array(repeating: status, count: max(0, count))
+    }
+
     /// Sets the emulated latency.
     package func setLatency(_ latency: Duration) { self.latency = latency }
+
+    /// Queues faults for the next plan creations (each fault is used by one request).
+    package func injectPlanFaults(_ faults: [SandboxFault]) {
+        self.planFaults.append(contentsOf: faults.prefix(max(0, SandboxFault.queueMax - self.planFaults.count)))
+    }
+
+    /// Drops every queued fault.
+    package func clearFaults() { self.planFaults = [] }
+
+    /// Counts a plan-creation request and returns the fault it meets, if any.
+    package func takePlanFault() -> SandboxFault? {
+        self.planRequests += 1
+        return self.planFaults.isEmpty ? nil : self.planFaults.removeFirst()
+    }
+
+    /// What the emulated Whop holds about one payment: what the buyer paid and what was refunded since.
+    package struct PaymentRecord: Sendable, Equatable {
+        package var paymentID: String
+        package var checkoutID: String?
+        package var configurationID: String
+        package var amount: Int64
+        package var currency: String
+        package var refunded: Int64
+    }
+
+    /// Every succeeded payment of a company, by payment id.
+    package func paymentRecords(company: String) -> [PaymentRecord] {
+        self.taken.compactMap { id, money in
+            guard let payment = self.payments[id], let configuration = self.configurations[payment.configuration],
+                configuration.companyID == company
+            else { return nil }
+            return PaymentRecord(
+                paymentID: id, checkoutID: configuration.metadata["hygge_checkout_id"], configurationID: configuration.id,
+                amount: money.amount, currency: money.currency, refunded: payment.refunded)
+        }.sorted { $0.paymentID < $1.paymentID }
+    }
+
+    /// The checkout configurations created for a Hygge checkout (one, whatever the retries).
+    package func configurations(forCheckout checkout: String) -> [Configuration] {
+        self.configurations.values.filter { $0.metadata["hygge_checkout_id"] == checkout }
+    }
 
     /// Makes purchase pages refuse (or allow) framing.
     package func setFramingRefused(_ refused: Bool) { self.framingRefused = refused }
@@ -68,10 +122,37 @@ package actor WhopEmulator {
         ShopifyEmulator.json(["error": ["type": type, "message": message]], status: status)
     }
 
+    /// Prefix of the emulated company keys the sandbox makes up on first use.
+    package static let sandboxKeyPrefix = "apik_sandbox_"
+
+    /// Whop's error body for an injected failure status.
+    static func failure(_ status: Int) -> Answer {
+        switch status {
+        case 429: error(429, "rate_limit_error", "Too many requests")
+        case 504: error(504, "api_error", "Gateway timeout")
+        default: error(status, "api_error", "Something went wrong on our end")
+        }
+    }
+
     private func company(for authorization: String?) -> Company? {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
-        guard let id = self.keys[String(authorization.dropFirst(7))] else { return nil }
+        let key = String(authorization.dropFirst(7))
+        if self.keys[key] == nil { self.addSandboxCompany(key) }
+        guard let id = self.keys[key] else { return nil }
         return self.companies[id]
+    }
+
+    /// Any `apik_sandbox_<name>` key (name: 1–40 lower-case letters, digits or `_`) is the company key of an
+    /// emulated company `biz_sandbox_<name>` whose webhook, signed with `ws_sandbox_<name>`, points at Hygge: one
+    /// Whop company per shop, for trying several shops in the sandbox.
+    private func addSandboxCompany(_ key: String) {
+        guard key.hasPrefix(Self.sandboxKeyPrefix) else { return }
+        let name = key.dropFirst(Self.sandboxKeyPrefix.count)
+        let allowed = name.utf8.allSatisfy { $0 == 0x5F || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }
+        guard (1...40).contains(name.count), allowed else { return }
+        self.addCompany(
+            id: "biz_sandbox_\(name)", title: "Sandbox \(name)", apiKey: key, webhookSecret: "ws_sandbox_\(name)",
+            webhookURL: "\(self.publicURL)/api/webhooks/whop")
     }
 
     /// `GET /accounts/me`.
@@ -175,6 +256,9 @@ package actor WhopEmulator {
             Currency.decimalString(minor: $0, currency: currency)
         } ?? total
         let succeeded = outcome == "succeeded"
+        if succeeded, let minor = Currency.parseDecimal(total, currency: currency) {
+            self.taken[paymentID] = (minor, currency)
+        }
         let event = """
             {"id":"msg_\(RandomToken.hex(bytes: 12))","api_version":"v1","timestamp":"\(Timestamp.now.iso8601)",\
             "type":"\(succeeded ? "payment.succeeded" : "payment.failed")","company_id":"\(company.id)",\
@@ -200,6 +284,11 @@ package actor WhopEmulator {
     package func refund(authorization: String?, paymentID: String, body: Data) -> Answer {
         guard let company = self.company(for: authorization) else {
             return Self.error(401, "unauthorized", "The API Key supplied does not have permission to access this route.")
+        }
+        if !self.refundFailures.isEmpty {
+            let status = self.refundFailures.removeFirst()
+            return Self.error(
+                status, status >= 500 ? "server_error" : "invalid_request_error", "This payment cannot be refunded now")
         }
         guard let payment = self.payments[paymentID], let configuration = self.configurations[payment.configuration],
             configuration.companyID == company.id
