@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// Process-wide lookup tables from upstream ids to merchants: checkout id → shop and Whop company → shop.
@@ -17,10 +18,29 @@ package final class Directory: Sendable {
         self.checkoutShards = (0..<Self.shardCount).map { _ in Shard() }
     }
 
-    private func shard(_ id: CheckoutID) -> Shard {
+    private func shard(_ id: CheckoutID) -> Shard { self.checkoutShards[Self.shardIndex(id)] }
+
+    private static func shardIndex(_ id: CheckoutID) -> Int {
         var hasher = Hasher()
         hasher.combine(id)
-        return self.checkoutShards[Int(UInt(bitPattern: hasher.finalize()) % UInt(Self.shardCount))]
+        return Int(UInt(bitPattern: hasher.finalize()) % UInt(Self.shardCount))
+    }
+
+    /// Records many checkouts at once (a restore's million): sorted into shards first, then each shard filled under
+    /// one lock with its table sized once, the shards on every core.
+    package func register<S: Sequence>(contentsOf pairs: S) where S.Element == (CheckoutID, MerchantID) {
+        var batches = [[(CheckoutID, MerchantID)]](repeating: [], count: Self.shardCount)
+        for pair in pairs { batches[Self.shardIndex(pair.0)].append(pair) }
+        let shards = self.checkoutShards
+        let sorted = batches
+        DispatchQueue.concurrentPerform(iterations: Self.shardCount) { index in
+            let batch = sorted[index]
+            guard !batch.isEmpty else { return }
+            shards[index].map.withLock { map in
+                map.reserveCapacity(map.count + batch.count)
+                for (checkout, merchant) in batch { map[checkout] = merchant }
+            }
+        }
     }
 
     /// Records which merchant holds a checkout.

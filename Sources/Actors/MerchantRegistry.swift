@@ -15,9 +15,9 @@ package final class MerchantRegistry: Sendable {
     /// A registry over restored states; registers their checkouts and companies in the directory.
     package init(states: [MerchantID: MerchantState], environment: MerchantEnvironment) {
         var actors: [MerchantID: MerchantActor] = [:]
+        actors.reserveCapacity(states.count)
         for (id, state) in states {
             actors[id] = MerchantActor(state: state, environment: environment)
-            for checkout in state.checkouts.keys { environment.directory.register(checkout, merchant: id) }
         }
         // A company shared by several shops (state from before one company was limited to one shop) goes to an
         // installed one, deterministically.
@@ -27,6 +27,8 @@ package final class MerchantRegistry: Sendable {
         for state in holders {
             if let company = state.companyID { environment.directory.register(company: company, merchant: state.id) }
         }
+        environment.directory.register(
+            contentsOf: states.lazy.flatMap { id, state in state.checkouts.keys.lazy.map { ($0, id) } })
         self.actors = Mutex(actors)
         self.environment = environment
     }

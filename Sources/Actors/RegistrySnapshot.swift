@@ -2,10 +2,26 @@ import Foundation
 
 /// The body of a snapshot file (before zlib): every merchant's state and the LSN floor it covers.
 ///
-/// Encoding: JSON, `{"v":1,"lsn":N,"merchants":[MerchantState…]}`. Each merchant also carries its own `appliedLSN`;
-/// restore replays the journal after `lsn`, skipping records a merchant already reflects.
+/// Two encodings, told apart by their first bytes (FORMAT.md, "Snapshot body"):
+/// - version 2 (written since the snapshot benchmark, issue 10): binary, starting with `HYGB`
+///   (`RegistrySnapshot+Binary.swift`);
+/// - version 1: JSON, `{"v":1,"lsn":N,"merchants":[MerchantState…]}` — still read, and written on request.
+///
+/// Each merchant also carries its own `appliedLSN`; restore replays the journal after `lsn`, skipping records a
+/// merchant already reflects.
 package struct RegistrySnapshot: Sendable, Codable {
-    /// Body format version.
+    /// The body encodings.
+    package enum BodyFormat: String, Sendable, CaseIterable {
+        /// Version 1.
+        case json
+        /// Version 2.
+        case binary
+
+        /// What snapshots are written in.
+        package static let current = BodyFormat.binary
+    }
+
+    /// Version of the JSON body (the binary body has its own, `BinarySnapshotBody.version`).
     package static let currentVersion = 1
     package var v: Int
     package var lsn: UInt64
@@ -17,20 +33,34 @@ package struct RegistrySnapshot: Sendable, Codable {
         self.merchants = merchants
     }
 
-    /// Encodes the body bytes.
-    package func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
+    /// Encodes the body bytes in the current format.
+    package func encoded() throws -> [UInt8] { try self.encoded(format: .current) }
 
-    /// Decodes body bytes and checks every merchant's invariants.
+    /// Encodes the body bytes in `format` (JSON keeps `v`, so tests can write other versions).
+    package func encoded(format: BodyFormat) throws -> [UInt8] {
+        switch format {
+        case .json: Array(try JSONEncoder().encode(self))
+        case .binary: BinarySnapshotBody.encode(self)
+        }
+    }
+
+    /// Decodes body bytes of either format and checks every merchant's invariants.
     ///
-    /// - Throws: `DecodingError` for bytes that are not a snapshot body, `RestoreError.invalidSnapshot` for one
-    ///   whose contents could not have been produced by `apply` (an unsupported version, a duplicated merchant, a
-    ///   broken invariant).
+    /// - Throws: `DecodingError` for bytes that are not a JSON body, `RestoreError.invalidSnapshot` for a malformed
+    ///   binary body or one whose contents could not have been produced by `apply` (an unsupported version, a
+    ///   duplicated merchant, a broken invariant).
     package static func decode(_ bytes: [UInt8]) throws -> RegistrySnapshot {
-        let snapshot = try JSONDecoder().decode(RegistrySnapshot.self, from: Data(bytes))
-        guard snapshot.v == Self.currentVersion else {
-            throw RestoreError.invalidSnapshot("unsupported snapshot body version \(snapshot.v)")
+        let snapshot: RegistrySnapshot
+        if BinarySnapshotBody.isBinary(bytes) {
+            snapshot = try BinarySnapshotBody.decode(bytes)
+        } else {
+            snapshot = try JSONDecoder().decode(RegistrySnapshot.self, from: Data(bytes))
+            guard snapshot.v == Self.currentVersion else {
+                throw RestoreError.invalidSnapshot("unsupported snapshot body version \(snapshot.v)")
+            }
         }
         var seen: Set<MerchantID> = []
+        seen.reserveCapacity(snapshot.merchants.count)
         for state in snapshot.merchants {
             guard seen.insert(state.id).inserted else {
                 throw RestoreError.invalidSnapshot("merchant \(state.id) appears twice")
@@ -54,6 +84,7 @@ package struct Restorer {
 
     /// Starts from a snapshot (or nothing).
     package init(snapshot: RegistrySnapshot?) {
+        self.states.reserveCapacity(snapshot?.merchants.count ?? 0)
         for state in snapshot?.merchants ?? [] { self.states[state.id] = state }
     }
 

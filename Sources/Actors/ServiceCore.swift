@@ -26,6 +26,22 @@ package struct RestoreReport: Sendable, Equatable {
     package var merchants: Int
 }
 
+/// Time spent in each step of `Restore.run`, in seconds.
+package struct RestoreTimings: Sendable, Codable, Equatable {
+    /// Reading the snapshot file.
+    package var readSeconds: Double = 0
+    /// CRC32C of the compressed body.
+    package var checksumSeconds: Double = 0
+    /// zlib inflate.
+    package var inflateSeconds: Double = 0
+    /// Decoding the body into merchant states (and checking their invariants).
+    package var decodeSeconds: Double = 0
+    /// Opening the journal and replaying the records after the snapshot.
+    package var journalSeconds: Double = 0
+
+    package init() {}
+}
+
 /// The domain core of a running service: the restored merchant registry and its two background services.
 package struct ServiceCore: Sendable {
     package let registry: MerchantRegistry
@@ -66,6 +82,8 @@ package enum Restore {
         package var journal: Journal
         package var states: [MerchantID: MerchantState]
         package var report: RestoreReport
+        /// Where the time went.
+        package var timings: RestoreTimings
     }
 
     /// Opens the journal of `store`, replaying every record after the newest valid snapshot into merchant states.
@@ -73,10 +91,18 @@ package enum Restore {
         try FileManager.default.createDirectory(atPath: store.dataDirectory, withIntermediateDirectories: true)
         let clock = ContinuousClock()
         let start = clock.now
+        var timings = RestoreTimings()
         var snapshot: RegistrySnapshot?
-        if let loaded = try SnapshotStore.loadNewestValid(directory: store.dataDirectory, logger: logger) {
+        var read = SnapshotReadTimings()
+        if let loaded = try SnapshotStore.loadNewestValid(directory: store.dataDirectory, logger: logger, timings: &read) {
+            let decodeStart = clock.now
             snapshot = try RegistrySnapshot.decode(loaded.body)
+            timings.decodeSeconds = (clock.now - decodeStart).seconds
         }
+        timings.readSeconds = read.readSeconds
+        timings.checksumSeconds = read.checksumSeconds
+        timings.inflateSeconds = read.inflateSeconds
+        let journalStart = clock.now
         var restorer = Restorer(snapshot: snapshot)
         let floor = snapshot?.lsn ?? 0
         let journal = try Journal(
@@ -85,6 +111,7 @@ package enum Restore {
         ) { record in
             try restorer.apply(lsn: record.lsn, payload: record.payload)
         }
+        timings.journalSeconds = (clock.now - journalStart).seconds
         let report = RestoreReport(
             snapshotLSN: floor, replayed: restorer.applied, skipped: restorer.skipped, merchants: restorer.states.count)
         logger.info(
@@ -93,7 +120,7 @@ package enum Restore {
                 "snapshot.lsn": "\(floor)", "journal.replayed": "\(report.replayed)", "journal.skipped": "\(report.skipped)",
                 "merchants": "\(report.merchants)", "duration": "\(clock.now - start)",
             ])
-        return Result(journal: journal, states: restorer.states, report: report)
+        return Result(journal: journal, states: restorer.states, report: report, timings: timings)
     }
 }
 

@@ -68,7 +68,7 @@ struct JournalCommand: ParsableCommand {
 struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot", abstract: "Take, check or describe snapshots.",
-        subcommands: [Create.self, Verify.self, Inspect.self])
+        subcommands: [Create.self, Verify.self, Inspect.self, SnapshotBench.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Ask a running server to snapshot now.")

@@ -3,6 +3,7 @@ import Dispatch
 package import Logging
 import Metrics
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,38 @@ package enum SnapshotError: Error, Equatable {
     }
 }
 
+/// Seconds spent in each step of reading one snapshot file (the last file tried, when `loadNewestValid` falls back).
+package struct SnapshotReadTimings: Sendable, Equatable {
+    /// Reading the file into memory.
+    package var readSeconds: Double = 0
+    /// CRC32C of the compressed body.
+    package var checksumSeconds: Double = 0
+    /// zlib inflate.
+    package var inflateSeconds: Double = 0
+
+    package init() {}
+}
+
+/// The outcome of a CRC computed on another thread: set once, read while inflating, awaited at the end.
+final class ChecksumVerdict: @unchecked Sendable {  // a Mutex and a semaphore, both thread-safe
+    private let state = Mutex<(matches: Bool, seconds: Double)?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(matches: Bool, seconds: Double) {
+        self.state.withLock { $0 = (matches, seconds) }
+        self.done.signal()
+    }
+
+    /// Whether the CRC is known and wrong.
+    var failed: Bool { self.state.withLock { $0.map { !$0.matches } ?? false } }
+
+    /// Blocks until the CRC is known.
+    func wait() -> (matches: Bool, seconds: Double) {
+        self.done.wait()
+        return self.state.withLock { $0 } ?? (false, 0)
+    }
+}
+
 /// Snapshot files: `directory/snapshot-<lsn, 20 digits>.hyg`, a 28-byte header (`HYGS`, version,
 /// LSN, body length, CRC32C of the body) followed by a zlib (RFC 1950) stream of the caller's bytes.
 package enum SnapshotStore {
@@ -59,8 +92,12 @@ package enum SnapshotStore {
     static let headerSize = 28
     /// Default bound on a decompressed body.
     package static let maxDecompressedBytes = 4 << 30
+    /// The zlib level snapshots are written with (zlib's default).
+    package static let compressionLevel: Int32 = -1
     /// Output window used while inflating.
     static let inflateWindowBytes = 1 << 20
+    /// Bodies at least this large have their CRC computed on another thread while they inflate.
+    static let parallelChecksumBytes = 1 << 20
 
     /// Metric labels (CONTRACT §7).
     package static let durationMetric = "hygge_snapshot_duration_seconds"
@@ -81,9 +118,13 @@ package enum SnapshotStore {
     /// fsync, rename, directory fsync), prunes to the newest `keep` (at least 1) snapshots and
     /// removes stale temp files. Records `Timer("hygge_snapshot_duration_seconds")` and
     /// `Recorder("hygge_snapshot_bytes")` (file size).
-    package static func write(directory: String, lsn: UInt64, body: [UInt8], keep: Int = 2) throws -> SnapshotInfo {
+    ///
+    /// `level` is the zlib level (0–9, -1 = zlib's default 6).
+    package static func write(
+        directory: String, lsn: UInt64, body: [UInt8], keep: Int = 2, level: Int32 = SnapshotStore.compressionLevel
+    ) throws -> SnapshotInfo {
         let start = DispatchTime.now().uptimeNanoseconds
-        let compressed = try SnapshotStore.compress(body)
+        let compressed = try SnapshotStore.compress(body, level: level)
         var file: [UInt8] = []
         file.reserveCapacity(SnapshotStore.headerSize + compressed.count)
         Binary.appendUInt32(SnapshotStore.magic, to: &file)
@@ -173,12 +214,27 @@ package enum SnapshotStore {
     /// `read(path:)` with an explicit bound on the decompressed size (bodies that would inflate
     /// past it fail with `decompressionFailed`).
     package static func read(path: String, maxDecompressedBytes: Int) throws -> (lsn: UInt64, body: [UInt8]) {
+        var timings = SnapshotReadTimings()
+        return try SnapshotStore.read(path: path, maxDecompressedBytes: maxDecompressedBytes, timings: &timings)
+    }
+
+    /// `read(path:maxDecompressedBytes:)`, recording where the time went.
+    package static func read(path: String, maxDecompressedBytes: Int, timings: inout SnapshotReadTimings) throws
+        -> (lsn: UInt64, body: [UInt8])
+    {
+        var mark = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { mark = now }
+            return Double(now &- mark) / 1e9
+        }
         let file: [UInt8]
         do {
             file = try FileSystem.readFile(path)
         } catch {
             throw SnapshotError(error)
         }
+        timings.readSeconds = lap()
         guard file.count >= SnapshotStore.headerSize else {
             throw SnapshotError.truncated("\(path): \(file.count) bytes is shorter than the 28-byte header")
         }
@@ -203,17 +259,48 @@ package enum SnapshotStore {
             )
         }
         let body = file[SnapshotStore.headerSize...]
-        guard CRC32C.checksum(body) == header.crc else { throw SnapshotError.checksumMismatch(path) }
-        let decompressed = try SnapshotStore.decompress(body, maxBytes: maxDecompressedBytes, path: path)
-        return (header.lsn, decompressed)
+        guard body.count >= SnapshotStore.parallelChecksumBytes else {
+            let crc = CRC32C.checksum(body)
+            timings.checksumSeconds = lap()
+            guard crc == header.crc else { throw SnapshotError.checksumMismatch(path) }
+            let decompressed = try SnapshotStore.decompress(body, maxBytes: maxDecompressedBytes, path: path)
+            timings.inflateSeconds = lap()
+            return (header.lsn, decompressed)
+        }
+        // A large body: the CRC runs on another core while this one inflates (both read the same immutable bytes);
+        // inflating stops early once the CRC is known to be wrong, and a wrong CRC wins over any inflate result.
+        let verdict = ChecksumVerdict()
+        let expected = header.crc
+        DispatchQueue.global().async {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let crc = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[SnapshotStore.headerSize...])) }
+            verdict.finish(matches: crc == expected, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
+        }
+        let inflated = Result { () throws(SnapshotError) -> [UInt8] in
+            try SnapshotStore.decompress(body, maxBytes: maxDecompressedBytes, path: path) { verdict.failed }
+        }
+        timings.inflateSeconds = lap()
+        let (matches, seconds) = verdict.wait()
+        timings.checksumSeconds = seconds
+        guard matches else { throw SnapshotError.checksumMismatch(path) }
+        return (header.lsn, try inflated.get())
     }
 
     /// Newest snapshot that validates (its header LSN must also match its name); logs a warning
     /// and falls back to the next older one when the newest is bad; nil if none exist or are valid.
     package static func loadNewestValid(directory: String, logger: Logger) throws -> (info: SnapshotInfo, body: [UInt8])? {
+        var timings = SnapshotReadTimings()
+        return try SnapshotStore.loadNewestValid(directory: directory, logger: logger, timings: &timings)
+    }
+
+    /// `loadNewestValid(directory:logger:)`, recording where the time went.
+    package static func loadNewestValid(directory: String, logger: Logger, timings: inout SnapshotReadTimings) throws
+        -> (info: SnapshotInfo, body: [UInt8])?
+    {
         for info in try SnapshotStore.list(directory: directory) {
             do {
-                let (lsn, body) = try SnapshotStore.read(path: info.path)
+                let (lsn, body) = try SnapshotStore.read(
+                    path: info.path, maxDecompressedBytes: SnapshotStore.maxDecompressedBytes, timings: &timings)
                 guard lsn == info.lsn else {
                     logger.warning(
                         "snapshot: header LSN does not match the file name; trying an older snapshot",
@@ -235,10 +322,11 @@ package enum SnapshotStore {
     // MARK: - zlib
 
     /// `bytes` as a zlib stream.
-    static func compress(_ bytes: [UInt8]) throws(SnapshotError) -> [UInt8] {
+    static func compress(_ bytes: [UInt8], level: Int32 = SnapshotStore.compressionLevel) throws(SnapshotError) -> [UInt8] {
         var input = ByteBuffer(bytes: bytes)
         do {
-            var output = try input.compress(with: ZlibAlgorithm.zlib)
+            let configuration = ZlibConfiguration(windowSize: 15, compressionLevel: min(max(level, -1), 9))
+            var output = try input.compress(with: ZlibAlgorithm.zlib, configuration: configuration)
             return output.readBytes(length: output.readableBytes) ?? []
         } catch {
             throw SnapshotError.decompressionFailed("zlib compression failed: \(error)")
@@ -246,9 +334,13 @@ package enum SnapshotStore {
     }
 
     /// Inflates a complete zlib stream, refusing output beyond `maxBytes`, truncated streams,
-    /// and trailing bytes after the stream.
-    static func decompress(_ body: ArraySlice<UInt8>, maxBytes: Int, path: String) throws(SnapshotError) -> [UInt8] {
-        var input = ByteBuffer(bytes: body)
+    /// and trailing bytes after the stream. `stop` is polled between output windows; when it
+    /// returns true the body is reported as failing its checksum.
+    static func decompress(
+        _ body: ArraySlice<UInt8>, maxBytes: Int, path: String, stop: () -> Bool = { false }
+    ) throws(SnapshotError) -> [UInt8] {
+        var input = ByteBufferAllocator().buffer(capacity: body.count + 1)
+        input.writeBytes(body)
         // A sentinel byte after the stream: a complete stream stops before it; a truncated one
         // consumes it (or fails on it), so completion is observable through the public API.
         input.writeInteger(UInt8(0))
@@ -274,8 +366,10 @@ package enum SnapshotStore {
             guard output.count + window.readableBytes <= maxBytes else {
                 throw SnapshotError.decompressionFailed("\(path): body inflates past \(maxBytes) bytes")
             }
+            if output.isEmpty { output.reserveCapacity(min(maxBytes, max(body.count * 4, window.readableBytes))) }
             window.withUnsafeReadableBytes { output.append(contentsOf: $0) }
             window.clear()
+            if stop() { throw SnapshotError.checksumMismatch(path) }
             if windowFull { continue }
             // inflate returned normally: either the stream ended, or it ran out of input.
             switch input.readableBytes {

@@ -15,28 +15,34 @@ struct SnapshotValidationTests {
         return state
     }
 
-    static func body(_ merchants: [MerchantState], version: Int = 1) throws -> [UInt8] {
+    static func body(_ merchants: [MerchantState], version: Int = 1, format: RegistrySnapshot.BodyFormat = .current)
+        throws -> [UInt8]
+    {
         var snapshot = RegistrySnapshot(lsn: 7, merchants: merchants)
         snapshot.v = version
-        return try snapshot.encoded()
+        return try snapshot.encoded(format: format)
     }
 
-    @Test func aSnapshotWrittenByApplyDecodes() throws {
-        let decoded = try RegistrySnapshot.decode(try Self.body([Self.state()]))
+    @Test(arguments: RegistrySnapshot.BodyFormat.allCases)
+    func aSnapshotWrittenByApplyDecodes(_ format: RegistrySnapshot.BodyFormat) throws {
+        let decoded = try RegistrySnapshot.decode(try Self.body([Self.state()], format: format))
         #expect(decoded.merchants == [Self.state()])
     }
 
-    @Test(arguments: [-1, 3, Int.max])
-    func aDeliveryWindowHeadOutsideTheWindowIsRefused(_ head: Int) throws {
+    @Test(arguments: [-1, 3, Int.max], RegistrySnapshot.BodyFormat.allCases)
+    func aDeliveryWindowHeadOutsideTheWindowIsRefused(_ head: Int, _ format: RegistrySnapshot.BodyFormat) throws {
         var state = Self.state()
         state.deliveryOrderHead = head
         #expect(state.invariantViolation() != nil)
-        #expect(throws: RestoreError.self) { try RegistrySnapshot.decode(try Self.body([state])) }
+        #expect(throws: RestoreError.self) { try RegistrySnapshot.decode(try Self.body([state], format: format)) }
     }
 
-    @Test func anUnknownVersionOrATwiceListedMerchantIsRefused() throws {
-        #expect(throws: RestoreError.self) { try RegistrySnapshot.decode(try Self.body([Self.state()], version: 2)) }
-        #expect(throws: RestoreError.self) { try RegistrySnapshot.decode(try Self.body([Self.state(), Self.state()])) }
+    @Test(arguments: RegistrySnapshot.BodyFormat.allCases)
+    func anUnknownVersionOrATwiceListedMerchantIsRefused(_ format: RegistrySnapshot.BodyFormat) throws {
+        #expect(throws: RestoreError.self) { try RegistrySnapshot.decode(try Self.body([Self.state()], version: 2, format: .json)) }
+        #expect(throws: RestoreError.self) {
+            try RegistrySnapshot.decode(try Self.body([Self.state(), Self.state()], format: format))
+        }
     }
 
     @Test func aJournalRecordOfAnUnknownPayloadVersionIsRefused() throws {
