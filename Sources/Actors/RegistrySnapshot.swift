@@ -97,14 +97,16 @@ package struct Restorer {
         guard entry.v == JournalEntry.currentVersion else {
             throw RestoreError.unsupportedRecord(lsn: lsn, version: entry.v)
         }
-        if var state = self.states[entry.m] {
-            guard lsn > state.appliedLSN else {
+        if let appliedLSN = self.states[entry.m]?.appliedLSN {
+            guard lsn > appliedLSN else {
                 self.skipped += 1
                 return
             }
-            state.apply(entry.e)
-            state.appliedLSN = lsn
-            self.states[entry.m] = state
+            // In place, through the dictionary's modify accessor: a `var state = states[m]` copy would share the
+            // merchant's checkout dictionary with the one still stored, and the first mutation would copy all of
+            // it — once per replayed record, quadratic in the merchant's size.
+            self.states[entry.m]!.apply(entry.e)
+            self.states[entry.m]!.appliedLSN = lsn
         } else {
             guard case .created(let dataKey, let at) = entry.e else {
                 throw RestoreError.eventBeforeCreation(merchant: entry.m.rawValue, lsn: lsn)
