@@ -103,8 +103,11 @@ package enum Restore {
         timings.checksumSeconds = read.checksumSeconds
         timings.inflateSeconds = read.inflateSeconds
         let journalStart = clock.now
-        var restorer = Restorer(snapshot: snapshot)
         let floor = snapshot?.lsn ?? 0
+        var restorer = Restorer(snapshot: snapshot)
+        // The restorer's states must be the only references to the decoded merchants: otherwise the first replayed
+        // record of each merchant copies its whole checkout dictionary (copy-on-write).
+        snapshot = nil
         let journal = try Journal(
             directory: store.dataDirectory, fsync: store.fsync, replayAfter: floor,
             minimumLastLSN: max(floor, restorer.maxAppliedLSN), logger: logger
