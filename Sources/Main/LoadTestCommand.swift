@@ -121,7 +121,7 @@ struct SpawnedServer {
     var pid: Int32 { self.process.processIdentifier }
 
     static func start(logLevel: String?) throws -> SpawnedServer {
-        let port = try Self.freePort()
+        let port = try LoopbackPort.free()
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("hygge-loadtest-\(UUID().uuidString)").path
         let dataDir = base + "/data"
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -167,24 +167,5 @@ struct SpawnedServer {
     static func executablePath() -> String {
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
         return CommandLine.arguments[0]
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ConfigurationError("no socket for a free port") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard bound == 0, named == 0 else { throw ConfigurationError("could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -51,7 +51,7 @@ struct LiveServer {
         directory: String, master: MasterKey? = nil, logger: Logger? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (LiveServer) async throws -> Void
     ) async throws {
-        let port = try Self.freePort()
+        let port = try LoopbackPort.free()
         var store = StoreConfiguration(dataDirectory: directory)
         store.fsync = .no
         var configuration = ServerConfiguration(store: store, master: master ?? Self.master(for: directory))
@@ -88,26 +88,6 @@ struct LiveServer {
     /// One master key per data directory, so a restart in a test opens the same secrets.
     private static let masters = MastersBox()
     static func master(for directory: String) -> MasterKey { Self.masters.key(for: directory) }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw POSIXError(.EINVAL) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     func waitReady() async throws {
         for _ in 0..<400 {
