@@ -30,8 +30,7 @@ import sys, tempfile, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import testlib
 
-SHOP = "hygge-demo.myshopify.com"
-TOKEN = "shpat_sandbox_demo"
+SHOP, TOKEN = testlib.DEMO_SHOP, testlib.DEMO_SHOPIFY_TOKEN
 
 checks = testlib.Checks()
 check, passed, failed = checks.check, checks.passed, checks.failed

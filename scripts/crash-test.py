@@ -18,10 +18,7 @@ import argparse, functools, json, os, random, shutil, sys, tempfile, threading, 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import testlib
 
-SHOP = "hygge-demo.myshopify.com"
-TOKEN = "shpat_sandbox_demo"
-SECRET = "ws_sandbox_demo"
-COMPANY = "biz_sandbox_demo"
+SHOP, TOKEN, SECRET, COMPANY = testlib.DEMO_SHOP, testlib.DEMO_SHOPIFY_TOKEN, testlib.DEMO_WEBHOOK_SECRET, testlib.DEMO_COMPANY
 ADMIN = "crash-test-admin"
 
 

@@ -10,6 +10,12 @@ Standard library only. A script imports it with its own directory resolved (ci.d
 """
 import base64, hashlib, hmac, json, os, signal, socket, subprocess, time, urllib.error, urllib.request
 
+# The sandbox's demo merchant and its made-up credentials (README, CONTRACT §9).
+DEMO_SHOP = "hygge-demo.myshopify.com"
+DEMO_SHOPIFY_TOKEN = "shpat_sandbox_demo"    # X-Shopify-Access-Token of the Shopify emulator
+DEMO_WEBHOOK_SECRET = "ws_sandbox_demo"      # signs the demo merchant's Whop webhooks
+DEMO_COMPANY = "biz_sandbox_demo"            # its Whop company id
+
 
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
