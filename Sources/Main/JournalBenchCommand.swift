@@ -104,7 +104,8 @@ struct JournalBench: AsyncParsableCommand {
                 samples[index].append(
                     Sample(
                         rate: rate, p50: p50, p99: p99,
-                        recordsPerSync: syncs > 0 ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64))
+                        recordsPerSync: configuration.policy == .always && syncs > 0
+                            ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64))
             }
         }
         print("rounds: \(raw1.count), \(self.seconds) s per measurement, \(self.bytes)-byte records; medians over the rounds")
