@@ -182,7 +182,8 @@ final class JournalWriter {
     /// the end of the file, writes zeros from the current end to `preallocateBytes` past the records
     /// (capped at the segment size limit). The fdatasync that follows commits the new size once;
     /// the fdatasyncs of the next megabyte of records then write data only — on a growing file
-    /// every fdatasync also commits the size change (an ext4 journal commit). The zeros are
+    /// every fdatasync also persists the size change (an ext4 journal commit, or on ext4 without a
+    /// journal, as on the benchmark VM, a synchronous inode write). The zeros are
     /// written, not `fallocate`d: unwritten extents would make each first write to them a metadata
     /// change again. The reader treats all-zero space after the last record as the end of the log.
     private func preallocate(for bytes: Int) throws(SystemError) {
