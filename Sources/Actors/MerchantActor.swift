@@ -588,19 +588,30 @@ package actor MerchantActor {
             return .failed
         case .refund(let notice):
             guard notice.succeeded, !self.state.hasSeen(delivery: "refund:" + notice.refundID),
-                let id = self.state.paymentIndex[notice.paymentID], let checkout = self.state.checkouts[id],
-                checkout.status.isPaid
+                !self.state.isParked(refund: notice.refundID)
             else {
                 try await self.commitDurably([.deliverySeen(delivery: delivery)])
                 return notice.succeeded ? .duplicate : .ignored
             }
-            let remaining = checkout.total.amount.saturatingSubtract(checkout.refundedAmount)
-            let asked = notice.amountText.map { Currency.parseDecimal($0, currency: checkout.total.currency) }
-            if case .some(.none) = asked {
-                try await self.commitDurably([.deliverySeen(delivery: delivery)])
-                return .ignored
+            guard let id = self.state.paymentIndex[notice.paymentID], let checkout = self.state.checkouts[id] else {
+                // Whop does not order its webhooks: this refund may have overtaken its payment.succeeded. Acknowledging
+                // and dropping it would lose money from the ledger; answering an error would make Whop retry refunds
+                // of payments made outside Hygge for days. It waits (bounded) for the payment instead.
+                self.environment.logger.info(
+                    "refund before its payment, parked",
+                    metadata: ["merchant.id": "\(self.id)", "payment.id": "\(notice.paymentID)"])
+                try await self.commitDurably([
+                    .refundParked(
+                        refund: ParkedRefund(
+                            refundID: notice.refundID, paymentID: notice.paymentID, amountText: notice.amountText,
+                            delivery: delivery, at: now))
+                ])
+                return .parked
             }
-            let amount = min(asked.flatMap { $0 } ?? remaining, remaining)
+            guard checkout.status.isPaid, let amount = MerchantState.refundAmount(notice.amountText, of: checkout) else {
+                try await self.commitDurably([.deliverySeen(delivery: delivery)])
+                return checkout.status.isPaid ? .ignored : .duplicate
+            }
             guard amount > 0 else {
                 try await self.commitDurably([.deliverySeen(delivery: delivery)])
                 return .duplicate

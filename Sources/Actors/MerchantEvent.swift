@@ -28,6 +28,9 @@ package enum MerchantEvent: Hashable, Sendable, Codable {
     case paymentFailed(checkout: CheckoutID, paymentID: String?, delivery: String, at: Timestamp)
     /// A refund taken on Whop for a recorded payment.
     case refundRecorded(checkout: CheckoutID, refundID: String, amount: Int64, delivery: String, at: Timestamp)
+    /// A Whop refund whose payment Hygge has not recorded yet (webhooks overtake each other); applied by the
+    /// `paymentRecorded` of that payment.
+    case refundParked(refund: ParkedRefund)
     /// A delivery that changed nothing but must be deduplicated (ignored event types).
     case deliverySeen(delivery: String)
     /// The checkout expired without payment; its reservation is released.
@@ -90,7 +93,7 @@ extension MerchantEvent {
             [id]
         case .customersRedacted(let ids, _): ids
         case .created, .dataKeyRewrapped, .installed, .uninstalled, .whopKeySet, .webhookSecretSet, .deliverySeen,
-            .tierChanged, .shopRedacted:
+            .tierChanged, .shopRedacted, .refundParked:
             []
         }
     }

@@ -15,6 +15,27 @@ package struct IdempotencyEntry: Hashable, Sendable, Codable {
     package var createdAt: Timestamp
 }
 
+/// A Whop refund that arrived before Hygge recorded its payment. Whop does not order its webhooks, so a
+/// `refund.created` can overtake the `payment.succeeded` it refunds; it waits here and is applied when the payment is
+/// recorded.
+package struct ParkedRefund: Hashable, Sendable, Codable {
+    package var refundID: String
+    package var paymentID: String
+    /// Decimal major units as Whop sent them; nil = everything still refundable.
+    package var amountText: String?
+    /// The delivery that brought it (already deduplicated).
+    package var delivery: String
+    package var at: Timestamp
+
+    package init(refundID: String, paymentID: String, amountText: String?, delivery: String, at: Timestamp) {
+        self.refundID = refundID
+        self.paymentID = paymentID
+        self.amountText = amountText
+        self.delivery = delivery
+        self.at = at
+    }
+}
+
 /// Everything Hygge knows about one merchant. A value type: `apply` is pure and deterministic, so the journal can be
 /// replayed into exactly this state, and a snapshot is just this value encoded.
 package struct MerchantState: Hashable, Sendable, Codable {
@@ -22,6 +43,10 @@ package struct MerchantState: Hashable, Sendable, Codable {
     package static let dedupeWindowMax = 50_000
     /// How long an Idempotency-Key is kept.
     package static let idempotencyTTL: Duration = .seconds(24 * 3600)
+    /// How many refunds may wait for their payment, and for how long. A refund of a payment that never reaches Hygge
+    /// (the company sold something outside Hygge) must not grow the state forever.
+    package static let parkedRefundsMax = 1_000
+    package static let parkedRefundTTL: Duration = .seconds(30 * 24 * 3600)
 
     package var id: MerchantID
     /// Highest journal LSN reflected in this state (replay skips records at or below it).
@@ -58,6 +83,8 @@ package struct MerchantState: Hashable, Sendable, Codable {
     package var deliveries: Set<String> = []
     package var deliveryOrder: [String] = []
     package var deliveryOrderHead = 0
+    /// Refunds received before their payment, oldest first; nil when there are none.
+    package var parkedRefunds: [ParkedRefund]?
 
     /// A new merchant with its wrapped data key.
     package init(id: MerchantID, dataKey: SealedValue, createdAt: Timestamp) {
@@ -144,7 +171,10 @@ package struct MerchantState: Hashable, Sendable, Codable {
                 LedgerRow(
                     createdAt: at, kind: .payment, checkoutID: id, paymentID: paymentID, currency: amount.currency,
                     amount: amount.amount, fee: fee))
+            self.settleParkedRefunds(of: paymentID, checkout: id, at: at)
         case .paymentMismatched(let id, let paymentID, _, let delivery, _):
+            // No payment row for a mismatch, so no refund row either: its parked refunds are done with.
+            self.unpark { $0.paymentID == paymentID }
             self.remember(delivery: delivery)
             self.webhookReceived = true
             self.paymentIndex[paymentID] = id
@@ -163,6 +193,7 @@ package struct MerchantState: Hashable, Sendable, Codable {
         case .refundRecorded(let id, let refundID, let amount, let delivery, let at):
             self.remember(delivery: delivery)
             self.remember(delivery: "refund:" + refundID)
+            self.unpark { $0.refundID == refundID }
             guard var checkout = self.checkouts[id], let paymentID = checkout.paymentID else { return }
             checkout.refundedAmount = checkout.refundedAmount.saturatingAdd(amount)
             // Whop's own refund event shows that ambiguous failures did refund after all: nothing left to retry.
@@ -183,6 +214,13 @@ package struct MerchantState: Hashable, Sendable, Codable {
                 LedgerRow(
                     createdAt: at, kind: .refund, checkoutID: id, paymentID: paymentID,
                     currency: checkout.total.currency, amount: amount, fee: 0))
+        case .refundParked(let refund):
+            self.remember(delivery: refund.delivery)
+            let cutoff = refund.at.adding(.zero - Self.parkedRefundTTL)
+            var parked = (self.parkedRefunds ?? []).filter { $0.refundID != refund.refundID && $0.at >= cutoff }
+            parked.append(refund)
+            if parked.count > Self.parkedRefundsMax { parked.removeFirst(parked.count - Self.parkedRefundsMax) }
+            self.parkedRefunds = parked
         case .deliverySeen(let delivery):
             self.remember(delivery: delivery)
         case .checkoutExpired(let id, _):
@@ -291,6 +329,35 @@ package struct MerchantState: Hashable, Sendable, Codable {
             return "checkout \(checkout.id) stored under \(id)"
         }
         return nil
+    }
+
+    /// Whether a refund waits for its payment.
+    package func isParked(refund id: String) -> Bool { self.parkedRefunds?.contains { $0.refundID == id } ?? false }
+
+    /// How much of `checkout` a Whop refund of `amountText` (nil = all) refunds: capped at what is still refundable;
+    /// nil when the amount cannot be read exactly.
+    package static func refundAmount(_ amountText: String?, of checkout: Checkout) -> Int64? {
+        let remaining = checkout.total.amount.saturatingSubtract(checkout.refundedAmount)
+        guard let amountText else { return remaining }
+        return Currency.parseDecimal(amountText, currency: checkout.total.currency).map { min($0, remaining) }
+    }
+
+    /// Applies the refunds that waited for the payment just recorded (part of the same event, so replay does too).
+    private mutating func settleParkedRefunds(of paymentID: String, checkout id: CheckoutID, at: Timestamp) {
+        guard let waiting = self.parkedRefunds?.filter({ $0.paymentID == paymentID }), !waiting.isEmpty else { return }
+        self.unpark { $0.paymentID == paymentID }
+        for refund in waiting {
+            guard let checkout = self.checkouts[id], checkout.status.isPaid,
+                let amount = Self.refundAmount(refund.amountText, of: checkout), amount > 0
+            else { continue }
+            self.apply(.refundRecorded(checkout: id, refundID: refund.refundID, amount: amount, delivery: refund.delivery, at: at))
+        }
+    }
+
+    private mutating func unpark(where matches: (ParkedRefund) -> Bool) {
+        guard var parked = self.parkedRefunds else { return }
+        parked.removeAll(where: matches)
+        self.parkedRefunds = parked.isEmpty ? nil : parked
     }
 
     private mutating func update(_ id: CheckoutID, _ body: (inout Checkout) -> Void) {

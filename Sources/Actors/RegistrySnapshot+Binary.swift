@@ -472,6 +472,24 @@ struct MerchantEncoder {
             self.out.count(state.deliveries.count)
             for delivery in state.deliveries { self.id(delivery) }
         }
+
+        // Optional trailing sections, each a tag byte: readers of blocks without them see none.
+        if let parked = state.parkedRefunds {
+            self.out.byte(1)
+            self.out.count(parked.count)
+            for refund in parked {
+                self.id(refund.refundID)
+                self.id(refund.paymentID)
+                if let amount = refund.amountText {
+                    self.out.byte(1)
+                    self.out.raw(amount)
+                } else {
+                    self.out.byte(0)
+                }
+                self.id(refund.delivery)
+                self.out.int(refund.at.milliseconds &- state.createdAt.milliseconds)
+            }
+        }
     }
 
     mutating func checkout(_ checkout: Checkout, key: CheckoutID, previous: Int64) {
@@ -767,8 +785,33 @@ struct MerchantDecoder {
         case let other:
             throw BinarySnapshotBody.invalid("bad delivery set mode \(other)")
         }
-        guard self.reader.remaining == 0 else {
-            throw BinarySnapshotBody.invalid("\(self.reader.remaining) unread bytes in the block of \(id)")
+        while self.reader.remaining > 0 {
+            switch try self.reader.byte() {
+            case 1 where state.parkedRefunds == nil:
+                let count = try self.reader.count()
+                guard count > 0 else { throw BinarySnapshotBody.invalid("an empty parked-refund section") }
+                var parked: [ParkedRefund] = []
+                parked.reserveCapacity(min(count, MerchantState.parkedRefundsMax))
+                for _ in 0..<count {
+                    let refund = try self.id()
+                    let payment = try self.id()
+                    let amount: String?
+                    switch try self.reader.byte() {
+                    case 0: amount = nil
+                    case 1: amount = try self.reader.raw()
+                    case let other: throw BinarySnapshotBody.invalid("bad parked-refund amount mode \(other)")
+                    }
+                    let delivery = try self.id()
+                    let at = try createdAt &+ self.reader.int64()
+                    parked.append(
+                        ParkedRefund(
+                            refundID: refund, paymentID: payment, amountText: amount, delivery: delivery,
+                            at: Timestamp(milliseconds: at)))
+                }
+                state.parkedRefunds = parked
+            case let tag:
+                throw BinarySnapshotBody.invalid("bad or repeated section \(tag) in the block of \(id)")
+            }
         }
         return state
     }

@@ -47,4 +47,6 @@ package struct RefundNotice: Hashable, Sendable {
 /// What handling a delivery did (for logs and tests).
 package enum DeliveryOutcome: String, Hashable, Sendable {
     case recorded, duplicate, mismatch, ignored, failed, refunded
+    /// A refund for a payment not recorded yet: kept, and applied when the payment arrives.
+    case parked
 }

@@ -156,6 +156,9 @@ enum StorageTargets {
             .orderAttemptFailed(checkout: Self.checkoutID, error: "shopify_unavailable", ambiguous: true, giveUp: true),
             .orderRetryRequested(checkout: Self.checkoutID),
             .orderSynced(checkout: Self.checkoutID, orderID: 1001, orderName: "#1001"),
+            .refundParked(
+                refund: ParkedRefund(refundID: "r_0", paymentID: "pay_1", amountText: "1.00", delivery: "msg_0", at: at)),
+            .refundParked(refund: ParkedRefund(refundID: "r_9", paymentID: "pay_9", amountText: nil, delivery: "msg_9", at: at)),
             .refundRecorded(checkout: Self.checkoutID, refundID: "r_1", amount: 100, delivery: "msg_2", at: at),
             .shopifyRefundRequested(checkout: Self.checkoutID, shopifyRefundID: 7, amount: 50, delivery: "sh_1", at: at),
             .shopifyRefundFinished(checkout: Self.checkoutID, shopifyRefundID: 7, error: nil, released: 0),

@@ -31,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Shopify base URL template with {shop} (HYGGE_SHOPIFY_BASE_URL).") var shopifyBaseURL: String?
     @Option(help: "Whop API base (HYGGE_WHOP_API_BASE).") var whopAPIBase: String?
     @Option(help: "Api-Version-Date for Whop (HYGGE_WHOP_API_VERSION).") var whopAPIVersion: String?
+    @Option(help: "Timeout of one Shopify Admin call, e.g. 10s (HYGGE_SHOPIFY_TIMEOUT).") var shopifyTimeout: String?
+    @Option(help: "Timeout of one Whop API call, e.g. 4s (HYGGE_WHOP_TIMEOUT).") var whopTimeout: String?
     @Option(help: "whop_plan_id=monthly_limit,… (HYGGE_TIERS).") var tiers: String?
     @Option(help: "Bearer token for /admin/* (HYGGE_ADMIN_TOKEN).") var adminToken: String?
     @Option(help: "Secret of Hygge's own SaaS subscription webhooks (WHOP_WEBHOOK_SECRET_HYGGE).")
@@ -49,8 +51,13 @@ struct Serve: AsyncParsableCommand {
             throw ConfigurationError("HYGGE_FSYNC must be always, everysec or no")
         }
         guard let interval = Setting.duration(Setting.string(self.snapshotInterval, "HYGGE_SNAPSHOT_INTERVAL", "60s")!),
-            let ttl = Setting.duration(Setting.string(self.checkoutTTL, "HYGGE_CHECKOUT_TTL", "30m")!)
+            let ttl = Setting.duration(Setting.string(self.checkoutTTL, "HYGGE_CHECKOUT_TTL", "30m")!),
+            let shopifyTimeout = Setting.duration(Setting.string(self.shopifyTimeout, "HYGGE_SHOPIFY_TIMEOUT", "10s")!),
+            let whopTimeout = Setting.duration(Setting.string(self.whopTimeout, "HYGGE_WHOP_TIMEOUT", "4s")!)
         else { throw ConfigurationError("durations look like 500ms, 60s or 5m") }
+        guard shopifyTimeout > .zero, whopTimeout > .zero else {
+            throw ConfigurationError("HYGGE_SHOPIFY_TIMEOUT and HYGGE_WHOP_TIMEOUT must be longer than zero")
+        }
         let records = self.snapshotRecords ?? env["HYGGE_SNAPSHOT_RECORDS"].flatMap(UInt64.init) ?? 100_000
 
         var configuredLogger = Logger(label: "hygge")
@@ -85,6 +92,8 @@ struct Serve: AsyncParsableCommand {
             throw ConfigurationError("SHOPIFY_API_SECRET is required with SHOPIFY_API_KEY")
         }
         configuration.whopAPIBase = Setting.string(self.whopAPIBase, "HYGGE_WHOP_API_BASE")
+        configuration.shopifyTimeout = shopifyTimeout
+        configuration.whopTimeout = whopTimeout
         configuration.shopifyAPIVersion = Setting.string(self.shopifyAPIVersion, "HYGGE_SHOPIFY_API_VERSION", "2026-10")!
         configuration.whopAPIVersion = Setting.string(self.whopAPIVersion, "HYGGE_WHOP_API_VERSION", "2025-01-01")!
         configuration.adminToken = Setting.string(self.adminToken, "HYGGE_ADMIN_TOKEN")

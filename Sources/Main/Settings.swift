@@ -15,9 +15,12 @@ enum Setting {
             let number = text.dropLast(suffix.count)
             if suffix == "s", number.hasSuffix("m") { continue }
             guard let value = Int64(number), value >= 0 else { return nil }
-            return .milliseconds(value * factor)
+            let (milliseconds, overflow) = value.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : .milliseconds(milliseconds)
         }
-        return Int64(text).map { .seconds($0) }
+        guard let seconds = Int64(text), seconds >= 0 else { return nil }
+        let (milliseconds, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? nil : .milliseconds(milliseconds)
     }
 }
 

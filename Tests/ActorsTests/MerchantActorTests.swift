@@ -243,6 +243,72 @@ struct MerchantActorTests {
         #expect(rows.filter { $0.kind == .refund }.map(\.fee) == [0, 0])
     }
 
+    @Test("a refund that overtakes its payment waits for it, survives restarts and snapshots, and counts once")
+    func refundBeforePayment() async throws {
+        let harness = try Harness()
+        let merchant = try await harness.readyMerchant()
+        let (created, _) = try await merchant.createCheckout(.one(), idempotencyKey: nil, requestHash: nil, now: .now)
+        _ = try await merchant.plan(for: created.id, now: .now)
+        let partial = WhopEvent.refund(RefundNotice(refundID: "r1", paymentID: "pay_1", amountText: "29.00", succeeded: true))
+        let rest = WhopEvent.refund(RefundNotice(refundID: "r2", paymentID: "pay_1", amountText: nil, succeeded: true))
+        let unreadable = WhopEvent.refund(RefundNotice(refundID: "r3", paymentID: "pay_1", amountText: "2,x", succeeded: true))
+        #expect(try await merchant.handle(partial, delivery: "m1", now: .now) == .parked)
+        #expect(try await merchant.handle(partial, delivery: "m2", now: .now) == .duplicate)  // Whop's retry
+        #expect(try await merchant.handle(unreadable, delivery: "m3", now: .now) == .parked)
+        #expect(await merchant.snapshot().parkedRefunds?.map(\.refundID) == ["r1", "r3"])
+        #expect(await merchant.ledger(month: Timestamp.now.month).isEmpty)
+
+        // Restart from the journal, then from a snapshot: the parked refunds are still there.
+        let reopened = try await harness.reopened()
+        let restored = try #require(reopened.registry.merchant(Harness.shop))
+        #expect(await restored.snapshot().parkedRefunds?.map(\.refundID) == ["r1", "r3"])
+        #expect(try await restored.handle(rest, delivery: "m4", now: .now) == .parked)
+        _ = try await reopened.core.keeper.snapshot()
+        let third = try await reopened.reopened()
+        defer { Task { await third.remove() } }
+        let merchant3 = try #require(third.registry.merchant(Harness.shop))
+        let before = await merchant3.snapshot()
+        #expect(before.parkedRefunds?.map(\.refundID) == ["r1", "r3", "r2"])
+        #expect(third.core.restore.replayed == 0)
+
+        // The payment arrives: both readable refunds apply at once (29.00, then the rest), the unreadable one is dropped.
+        #expect(try await merchant3.handle(paid(try await merchant3.checkout(created.id)), delivery: "m5", now: .now) == .recorded)
+        let checkout = try await merchant3.checkout(created.id)
+        #expect(checkout.status == .refunded)
+        #expect(checkout.refundedAmount == 12_900)
+        let rows = await merchant3.ledger(month: Timestamp.now.month)
+        #expect(rows.map(\.kind) == [.payment, .refund, .refund])
+        #expect(rows.filter { $0.kind == .refund }.map(\.amount) == [2_900, 10_000])
+        #expect(await merchant3.snapshot().parkedRefunds == nil)
+        // Late redeliveries of the parked refunds change nothing.
+        #expect(try await merchant3.handle(partial, delivery: "m6", now: .now) == .duplicate)
+        #expect(try await merchant3.handle(rest, delivery: "m7", now: .now) == .duplicate)
+        #expect(await merchant3.ledger(month: Timestamp.now.month).count == 3)
+    }
+
+    @Test("parked refunds are bounded in number and age")
+    func parkedRefundBounds() {
+        var state = MerchantState(
+            id: Harness.shop, dataKey: SealedValue(combined: Array(repeating: 0, count: 28)), createdAt: Timestamp(milliseconds: 0))
+        let day: Int64 = 24 * 3600 * 1000
+        state.apply(.refundParked(refund: ParkedRefund(refundID: "old", paymentID: "p", amountText: nil, delivery: "d", at: Timestamp(milliseconds: 0))))
+        for index in 0..<MerchantState.parkedRefundsMax {
+            state.apply(
+                .refundParked(
+                    refund: ParkedRefund(
+                        refundID: "r\(index)", paymentID: "p\(index)", amountText: "1.00", delivery: "d\(index)",
+                        at: Timestamp(milliseconds: 31 * day + Int64(index)))))
+        }
+        let parked = state.parkedRefunds ?? []
+        #expect(parked.count == MerchantState.parkedRefundsMax)
+        #expect(!parked.contains { $0.refundID == "old" })  // older than 30 days when the next one came
+        state.apply(
+            .refundParked(refund: ParkedRefund(refundID: "new", paymentID: "p", amountText: nil, delivery: "dn", at: Timestamp(milliseconds: 32 * day))))
+        #expect(state.parkedRefunds?.count == MerchantState.parkedRefundsMax)
+        #expect(state.parkedRefunds?.first?.refundID == "r1")
+        #expect(state.parkedRefunds?.last?.refundID == "new")
+    }
+
     @Test("platform tiers change the limit at once; deliveries are deduplicated")
     func tiers() async throws {
         var settings = DomainSettings()

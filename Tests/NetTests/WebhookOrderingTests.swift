@@ -101,6 +101,46 @@ struct WebhookOrderingTests {
         }
     }
 
+    @Test("a Whop refund delivered before its payment.succeeded is kept and applied when the payment arrives")
+    func refundOvertakesPayment() async throws {
+        try await LiveServer.with { live in
+            let sandbox = try #require(live.server.sandbox)
+            let secret = live.demo.webhookSecret
+            let (id, plan) = try await live.planned()
+            let configuration = try #require(await sandbox.whop.configuration(matching: plan))
+            // Whop takes the payment and a partial refund; its webhooks reach Hygge in the opposite order.
+            guard case .success(let payment) = await sandbox.whop.pay(
+                configurationID: configuration.id, outcome: "succeeded", amountMinor: nil)
+            else { throw Failure("the sandbox refused the payment") }
+            let refunded = await sandbox.whop.refund(
+                authorization: "Bearer \(live.demo.whopKey)", paymentID: payment.paymentID,
+                body: Data(#"{"partial_amount":29.00}"#.utf8))
+            #expect(refunded.status == 200)
+            let refund = try #require(await sandbox.whop.takeRefundDeliveries().first)
+            let early = try await live.webhook(body: refund.body, secret: secret, id: "msg_refund_early")
+            #expect(early.status == 200)
+            #expect(early.json?["status"] as? String == "parked")
+            #expect(try await live.webhook(body: refund.body, secret: secret, id: "msg_refund_early_2").json?["status"] as? String == "duplicate")
+            let paid = try await live.webhook(body: payment.body, secret: secret, id: "msg_payment_late")
+            #expect(paid.json?["status"] as? String == "recorded")
+            _ = try await live.waitStatus(id) { $0 == "partially_refunded" }
+            // The order is posted all the same (the status no longer says when: wait for its id).
+            var order: Any?
+            for _ in 0..<400 where order == nil {
+                order = try await live.request("GET", "/api/checkout/\(id)").json?["shopify_order_id"] as? Int
+                if order == nil { try await Task.sleep(for: .milliseconds(25)) }
+            }
+            #expect(order != nil)
+            let report = try await Invariants.check(live, checkouts: [id])
+            #expect(report.gross == 12_900)
+            #expect(report.refunds == 2_900)
+            #expect(report.orders == 1)
+            // The refund delivered once more after the payment: still counted once.
+            #expect(try await live.webhook(body: refund.body, secret: secret, id: "msg_refund_late").json?["status"] as? String == "duplicate")
+            #expect(try await Invariants.check(live, checkouts: [id]).refunds == 2_900)
+        }
+    }
+
     @Test("a payment that arrives after its checkout expired is still recorded, ordered once and flagged late")
     func latePayment() async throws {
         try await LiveServer.with(configure: { $0.settings.checkoutTTL = .seconds(2) }) { live in

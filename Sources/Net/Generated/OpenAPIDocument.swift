@@ -1068,7 +1068,7 @@ components:
       type: object
       required: [status]
       properties:
-        status: { type: string, enum: [recorded, duplicate, mismatch, ignored, failed, refunded] }
+        status: { type: string, enum: [recorded, duplicate, mismatch, ignored, failed, refunded, parked] }
 
 """#
 }
