@@ -33,10 +33,16 @@ extension RegistrySnapshot {
     /// Decodes part `index` of a body (the `part` closure of `SnapshotStore.read`/`loadNewestValid`; called for
     /// several parts at once). Part 0 of a body that is not binary is decoded as a whole JSON body.
     package static func decodePart(_ index: Int, _ bytes: UnsafeRawBufferPointer) throws -> SnapshotPart {
+        try RegistrySnapshot.decodePart(index, bytes, parallelAbove: BinarySnapshotBody.nestedParallelBytes)
+    }
+
+    /// `decodePart`, decoding the blocks of a part larger than `parallelAbove` bytes on every core (a version-1
+    /// file's whole body; parts of a version-2 file are already decoded in parallel with each other).
+    package static func decodePart(_ index: Int, _ bytes: UnsafeRawBufferPointer, parallelAbove: Int) throws -> SnapshotPart {
         if index == 0, !BinarySnapshotBody.isBinary(bytes) {
             return SnapshotPart(content: .whole(try RegistrySnapshot.decode(Array(bytes))))
         }
-        return try BinarySnapshotBody.decodePart(index: index, bytes)
+        return try BinarySnapshotBody.decodePart(index: index, bytes, parallelAbove: parallelAbove)
     }
 
     /// Joins decoded parts (in order) into the snapshot, with the checks of `decode(_:)`: the merchant count the
@@ -123,7 +129,7 @@ extension BinarySnapshotBody {
     }
 
     /// Decodes one part: the header (part 0 only), then whole merchant blocks up to the part's end.
-    static func decodePart(index: Int, _ buffer: UnsafeRawBufferPointer) throws -> SnapshotPart {
+    static func decodePart(index: Int, _ buffer: UnsafeRawBufferPointer, parallelAbove: Int) throws -> SnapshotPart {
         var reader = BodyReader(buffer, from: 0, to: buffer.count)
         var header: (lsn: UInt64, count: Int)?
         if index == 0 {
@@ -147,8 +153,8 @@ extension BinarySnapshotBody {
             reader.offset += length
         }
         let merchants: [MerchantState]
-        if buffer.count > Self.nestedParallelBytes {
-            merchants = try Self.decodeBlocks(buffer, blocks)
+        if buffer.count > parallelAbove {
+            merchants = try Self.decodeBlocks(buffer, blocks).map(Self.checked)
         } else {
             merchants = try blocks.map { block in
                 var decoder = MerchantDecoder(reader: BodyReader(buffer, from: block.lowerBound, to: block.upperBound))

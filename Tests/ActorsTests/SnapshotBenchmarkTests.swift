@@ -125,6 +125,17 @@ struct SnapshotBenchmarkTests {
             #expect(restored.states == built.states, "\(dataDirectory)")
             #expect(restored.timings.parts == (dataDirectory == chunked ? parts.count : 1))
         }
+        // A whole body given as one big part (a version-1 file) decodes its blocks in parallel and still checks
+        // every merchant's invariants.
+        let wholeBody = try snapshot.encoded()
+        let wholePart = try wholeBody.withUnsafeBytes { try RegistrySnapshot.decodePart(0, $0, parallelAbove: 0) }
+        #expect(try RegistrySnapshot.assemble([wholePart]).merchants == merchants)
+        var broken = merchants
+        broken[7].deliveryOrderHead = broken[7].deliveryOrder.count + 5
+        let brokenBody = try RegistrySnapshot(lsn: 1, merchants: broken).encoded()
+        #expect(throws: RestoreError.self) {
+            try brokenBody.withUnsafeBytes { try RegistrySnapshot.decodePart(0, $0, parallelAbove: 0) }
+        }
         // A JSON body is one part; parts that do not start with the header, or hold fewer merchants than it
         // declares, are refused.
         #expect(try snapshot.encodedParts(format: .json).count == 1)
