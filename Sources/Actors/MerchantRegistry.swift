@@ -27,8 +27,7 @@ package final class MerchantRegistry: Sendable {
         for state in holders {
             if let company = state.companyID { environment.directory.register(company: company, merchant: state.id) }
         }
-        environment.directory.register(
-            contentsOf: states.lazy.flatMap { id, state in state.checkouts.keys.lazy.map { ($0, id) } })
+        environment.directory.register(checkoutsOf: Array(states.values))
         self.actors = Mutex(actors)
         self.environment = environment
     }

@@ -26,6 +26,9 @@ package enum SnapshotBenchmark {
         package var bodyFormat: RegistrySnapshot.BodyFormat = .current
         /// zlib level of the snapshot file.
         package var zlibLevel: Int32 = SnapshotStore.compressionLevel
+        /// Snapshot file version: 2 (parts compressed, inflated and decoded in parallel; what the server writes) or 1
+        /// (one zlib stream, for comparison).
+        package var fileVersion = 2
 
         package init() {}
     }
@@ -41,6 +44,8 @@ package enum SnapshotBenchmark {
         package var buildSeconds: Double
         package var bodyFormat: String
         package var zlibLevel: Int
+        package var fileVersion: Int
+        package var snapshotParts: Int
         package var snapshotRecords: Int
         package var snapshotEncodeSeconds: Double
         package var snapshotWriteSeconds: Double
@@ -84,8 +89,9 @@ package enum SnapshotBenchmark {
 
         // 2. Snapshot, as StateKeeper.snapshot writes it (merchants sorted by shop).
         let snapshotDirectory = directory + "/snapshot-only"
-        let (info, uncompressed, encodeSeconds, writeSeconds) = try Self.writeSnapshot(
-            states, lsn: floor, format: options.bodyFormat, level: options.zlibLevel, directory: snapshotDirectory)
+        let (info, uncompressed, parts, encodeSeconds, writeSeconds) = try Self.writeSnapshot(
+            states, lsn: floor, format: options.bodyFormat, level: options.zlibLevel, fileVersion: options.fileVersion,
+            directory: snapshotDirectory)
 
         // 3. Restore from the snapshot alone.
         PeakRSS.reset()
@@ -139,7 +145,8 @@ package enum SnapshotBenchmark {
         return Result(
             merchants: states.count, checkouts: states.values.reduce(0) { $0 + $1.checkouts.count },
             paidCheckouts: paid, pendingOrders: pending, ledgerRows: ledger, buildEvents: built.events,
-            buildSeconds: buildSeconds, bodyFormat: options.bodyFormat.rawValue, zlibLevel: Int(options.zlibLevel), snapshotRecords: states.count,
+            buildSeconds: buildSeconds, bodyFormat: options.bodyFormat.rawValue, zlibLevel: Int(options.zlibLevel),
+            fileVersion: options.fileVersion, snapshotParts: parts, snapshotRecords: states.count,
             snapshotEncodeSeconds: encodeSeconds, snapshotWriteSeconds: writeSeconds,
             snapshotCompressedBytes: info.bytes, snapshotUncompressedBytes: uncompressed,
             restoreSeconds: restoreSeconds, restoreCPUSeconds: restoreCPUSeconds, restorePhases: restoredPhases,
@@ -157,15 +164,23 @@ package enum SnapshotBenchmark {
     /// before the restores run.
     static func writeSnapshot(
         _ states: [MerchantID: MerchantState], lsn: UInt64, format: RegistrySnapshot.BodyFormat, level: Int32,
-        directory: String
-    ) throws -> (info: SnapshotInfo, uncompressed: Int, encodeSeconds: Double, writeSeconds: Double) {
+        fileVersion: Int = 2, directory: String
+    ) throws -> (info: SnapshotInfo, uncompressed: Int, parts: Int, encodeSeconds: Double, writeSeconds: Double) {
         let clock = ContinuousClock()
         let encodeStart = clock.now
-        let body = try RegistrySnapshot(lsn: lsn, merchants: states.values.sorted { $0.id < $1.id }).encoded(format: format)
+        let snapshot = RegistrySnapshot(lsn: lsn, merchants: states.values.sorted { $0.id < $1.id })
+        if fileVersion == 1 {
+            let body = try snapshot.encoded(format: format)
+            let encodeSeconds = (clock.now - encodeStart).seconds
+            let writeStart = clock.now
+            let info = try SnapshotStore.write(directory: directory, lsn: lsn, body: body, level: level)
+            return (info, body.count, 1, encodeSeconds, (clock.now - writeStart).seconds)
+        }
+        let parts = try snapshot.encodedParts(format: format)
         let encodeSeconds = (clock.now - encodeStart).seconds
         let writeStart = clock.now
-        let info = try SnapshotStore.write(directory: directory, lsn: lsn, body: body, level: level)
-        return (info, body.count, encodeSeconds, (clock.now - writeStart).seconds)
+        let info = try SnapshotStore.write(directory: directory, lsn: lsn, parts: parts, level: level)
+        return (info, parts.reduce(0) { $0 + $1.count }, parts.count, encodeSeconds, (clock.now - writeStart).seconds)
     }
 
     // MARK: - Building state

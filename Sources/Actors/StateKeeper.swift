@@ -101,8 +101,8 @@ package actor StateKeeper: Service {
         for merchant in self.registry.all { states.append(await merchant.snapshot()) }
         let reflected = max(floor, states.map(\.appliedLSN).max() ?? 0)
         if reflected > 0 { try await self.journal.waitDurable(reflected) }
-        let body = try RegistrySnapshot(lsn: floor, merchants: states).encoded()
-        let info = try SnapshotStore.write(directory: self.directory, lsn: floor, body: body)
+        let parts = try RegistrySnapshot(lsn: floor, merchants: states).encodedParts()
+        let info = try SnapshotStore.write(directory: self.directory, lsn: floor, parts: parts)
         self.lastSnapshotLSN = floor
         let kept = try SnapshotStore.list(directory: self.directory)
         if kept.count >= 2 {

@@ -317,12 +317,52 @@ enum StorageTargets {
         return seeds
     }
 
+    /// A version-2 snapshot file (chunk table, one zlib stream per part) with correct lengths and checksums.
+    static func chunkedSnapshotFile(lsn: UInt64, parts: [[UInt8]]) -> [UInt8]? {
+        var table: [UInt8] = []
+        Self.appendUInt32(UInt32(parts.count), to: &table)
+        var chunks: [UInt8] = []
+        for part in parts {
+            guard let compressed = Self.compressed(part) else { return nil }
+            Self.appendUInt64(UInt64(compressed.count), to: &table)
+            Self.appendUInt64(UInt64(part.count), to: &table)
+            Self.appendUInt32(CRC32C.checksum(compressed), to: &table)
+            chunks += compressed
+        }
+        var bytes = Array("HYGS".utf8)
+        Self.appendUInt32(2, to: &bytes)
+        Self.appendUInt64(lsn, to: &bytes)
+        Self.appendUInt64(UInt64(table.count + chunks.count), to: &bytes)
+        Self.appendUInt32(CRC32C.checksum(table), to: &bytes)
+        return bytes + table + chunks
+    }
+
     /// Input: a mode byte (bit 0: fix magic/version; bit 1: fix length and CRC; bit 2: the rest is a body to
-    /// compress), then the file (or body).
+    /// compress; bit 3: the rest is a part count `k`, `k` u16 LE part lengths and a body cut into those parts (the
+    /// remainder last), written as a version-2 file), then the file (or body).
+    ///
+    /// Whatever the file, reading it part by part (as restore does) and reading it whole must agree: a snapshot the
+    /// parts decoder accepts decodes whole to the same merchants.
     static func snapshotFile(_ bytes: [UInt8]) throws(FuzzViolation) {
         let mode = bytes.first ?? 0
         var file = Array(bytes.dropFirst())
-        if mode & 4 != 0 {
+        if mode & 8 != 0 {
+            let count = Int(file.first ?? 0) % 9
+            var rest = file.dropFirst()
+            var lengths: [Int] = []
+            for _ in 0..<count where rest.count >= 2 {
+                lengths.append(Int(rest[rest.startIndex]) | Int(rest[rest.startIndex + 1]) << 8)
+                rest = rest.dropFirst(2)
+            }
+            var parts: [[UInt8]] = []
+            for length in lengths {
+                parts.append(Array(rest.prefix(length)))
+                rest = rest.dropFirst(length)
+            }
+            parts.append(Array(rest))
+            guard let chunked = Self.chunkedSnapshotFile(lsn: 1, parts: parts) else { return }
+            file = chunked
+        } else if mode & 4 != 0 {
             guard let compressed = Self.compressed(file) else { return }
             file = Self.snapshotFile(lsn: 1, compressed: compressed)
         } else {
@@ -345,6 +385,16 @@ enum StorageTargets {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/snapshot-" + Self.lsnName(1) + ".hyg"
         Self.write(file, to: path)
+        var timings = SnapshotReadTimings()
+        if let (_, parts) = try? SnapshotStore.read(
+            path: path, maxDecompressedBytes: 1 << 22, timings: &timings, part: RegistrySnapshot.decodePart),
+            let byParts = try? RegistrySnapshot.assemble(parts)
+        {
+            guard let (_, body) = try? SnapshotStore.read(path: path, maxDecompressedBytes: 1 << 22),
+                let whole = try? RegistrySnapshot.decode(body)
+            else { throw FuzzViolation("a snapshot read part by part does not decode whole") }
+            try require(whole.merchants == byParts.merchants && whole.lsn == byParts.lsn, "parts and whole body disagree")
+        }
         guard let (_, body) = try? SnapshotStore.read(path: path, maxDecompressedBytes: 1 << 22) else { return }
         guard let snapshot = try? RegistrySnapshot.decode(body) else { return }
         let restorer = Restorer(snapshot: snapshot)
@@ -355,7 +405,19 @@ enum StorageTargets {
         let body = Self.snapshotBodySeeds()[0]
         guard let compressed = Self.compressed(body) else { return [] }
         let file = Self.snapshotFile(lsn: 1, compressed: compressed)
-        return [[0] + file, [3] + file, [4] + body, [2] + Array(file.dropLast(5))]
+        // Version 2: the body cut after its header (as `encodedParts` cuts between merchant blocks), and cut at
+        // 40 bytes (inside the merchant block: the parts decoder refuses it, the whole body still decodes).
+        var chunkedSeeds: [[UInt8]] = []
+        if let parts = try? RegistrySnapshot(lsn: 12, merchants: [Self.baseState]).encodedParts(targetBytes: 1),
+            let chunked = Self.chunkedSnapshotFile(lsn: 1, parts: parts)
+        {
+            let first = parts[0].count
+            chunkedSeeds = [
+                [0] + chunked, [8, 1, UInt8(first & 0xFF), UInt8(first >> 8)] + body, [8, 1, 40, 0] + body,
+                [8, 0] + body,
+            ]
+        }
+        return [[0] + file, [3] + file, [4] + body, [2] + Array(file.dropLast(5))] + chunkedSeeds
     }
 
     /// Input: the decompressed body of a snapshot.

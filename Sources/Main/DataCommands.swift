@@ -98,8 +98,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             var bad = 0
             for info in try SnapshotStore.list(directory: dir) {
                 do {
-                    let (lsn, body) = try SnapshotStore.read(path: info.path)
-                    let snapshot = try RegistrySnapshot.decode(body)
+                    let (lsn, snapshot) = try RegistrySnapshot.load(path: info.path)
                     print("ok   \(info.path) lsn=\(lsn) bytes=\(info.bytes) merchants=\(snapshot.merchants.count)")
                 } catch {
                     bad += 1
@@ -116,11 +115,12 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() throws {
             let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
-            guard let loaded = try SnapshotStore.loadNewestValid(directory: dir, logger: Logger(label: "hygge")) else {
+            var timings = SnapshotReadTimings()
+            guard let loaded = try RegistrySnapshot.loadNewestValid(directory: dir, logger: Logger(label: "hygge"), timings: &timings) else {
                 print("no valid snapshot in \(dir)")
                 throw ExitCode(1)
             }
-            let snapshot = try RegistrySnapshot.decode(loaded.body)
+            let snapshot = loaded.snapshot
             var merchants: [[String: Any]] = []
             for state in snapshot.merchants {
                 merchants.append([
@@ -133,7 +133,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             }
             let summary: [String: Any] = [
                 "file": loaded.info.path, "lsn": snapshot.lsn, "bytes": loaded.info.bytes,
-                "body_bytes": loaded.body.count, "format_version": snapshot.v, "merchants": merchants,
+                "body_bytes": timings.inflatedBytes, "parts": timings.parts, "format_version": snapshot.v, "merchants": merchants,
             ]
             let data = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -220,9 +220,9 @@ struct KeysCommand: AsyncParsableCommand {
             let floor = restored.journal.lastAssignedLSN
             try await restored.journal.waitDurable(floor)
             await restored.journal.close()
-            let body = try RegistrySnapshot(lsn: floor, merchants: states.values.sorted { $0.id < $1.id }).encoded()
-            _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
-            _ = try SnapshotStore.write(directory: dir, lsn: floor, body: body)
+            let parts = try RegistrySnapshot(lsn: floor, merchants: states.values.sorted { $0.id < $1.id }).encodedParts()
+            _ = try SnapshotStore.write(directory: dir, lsn: floor, parts: parts)
+            _ = try SnapshotStore.write(directory: dir, lsn: floor, parts: parts)
             if FileManager.default.fileExists(atPath: sandboxKeyPath) {
                 try Data(new.base64.utf8).write(to: URL(fileURLWithPath: sandboxKeyPath))
             }

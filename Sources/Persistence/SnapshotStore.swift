@@ -1,5 +1,6 @@
 import CompressNIO
 import Dispatch
+import Foundation
 package import Logging
 import Metrics
 import NIOCore
@@ -57,6 +58,14 @@ package struct SnapshotReadTimings: Sendable, Equatable {
     package var checksumSeconds: Double = 0
     /// zlib inflate.
     package var inflateSeconds: Double = 0
+    /// The caller's per-part decoding (`read(path:maxDecompressedBytes:timings:part:)`).
+    package var decodeSeconds: Double = 0
+    /// Parts (independently compressed chunks) in the file: 1 for a version-1 file.
+    package var parts = 0
+    /// Whether checksum, inflate and decode are thread-seconds summed over parts processed in parallel.
+    package var summedOverThreads = false
+    /// Bytes the body inflated to (all parts).
+    package var inflatedBytes = 0
 
     package init() {}
 }
@@ -81,15 +90,32 @@ final class ChecksumVerdict: @unchecked Sendable {  // a Mutex and a semaphore, 
     }
 }
 
+/// Next index and a stop flag shared by the workers of a parallel loop.
+final class WorkCursor: Sendable {
+    let next = Atomic<Int>(0)
+    let failed = Atomic<Bool>(false)
+}
+
+extension ProcessInfo {
+    /// Cores this process may use.
+    static var activeCores: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
+
 /// Snapshot files: `directory/snapshot-<lsn, 20 digits>.hyg`, a 28-byte header (`HYGS`, version,
 /// LSN, body length, CRC32C of the body) followed by a zlib (RFC 1950) stream of the caller's bytes.
 package enum SnapshotStore {
     /// `HYGS` as read from disk.
     static let magic = Binary.magic("HYGS")
-    /// The snapshot format version.
-    static let version: UInt32 = 1
+    /// File format version 1: the body is one zlib stream (`write(body:)`; still read).
+    static let singleStreamVersion: UInt32 = 1
+    /// File format version 2: a chunk table and independently compressed parts (`write(parts:)`, what the service writes).
+    static let chunkedVersion: UInt32 = 2
     /// Header bytes: magic 4, version 4, LSN 8, body length 8, CRC32C 4.
     static let headerSize = 28
+    /// Version 2 chunk table entry: compressed length u64, inflated length u64, CRC32C of the compressed chunk u32.
+    static let chunkEntrySize = 20
+    /// zlib cannot expand by more than about 1032:1; a table claiming more is refused before anything is allocated.
+    static let maxInflateRatio = 1_040
     /// Default bound on a decompressed body.
     package static let maxDecompressedBytes = 4 << 30
     /// The zlib level snapshots are written with (zlib's default).
@@ -114,12 +140,13 @@ package enum SnapshotStore {
         "snapshot-" + Binary.paddedLSN(lsn) + ".hyg"
     }
 
-    /// Compresses `body` with zlib, writes `directory/snapshot-<lsn>.hyg` atomically (temp file,
-    /// fsync, rename, directory fsync), prunes to the newest `keep` (at least 1) snapshots and
-    /// removes stale temp files. Records `Timer("hygge_snapshot_duration_seconds")` and
+    /// Compresses `body` as one zlib stream and writes it as a **version-1** file (`HYGS`, 1, LSN, length, CRC32C of
+    /// the stream), atomically (temp file, fsync, rename, directory fsync), prunes to the newest `keep` (at least 1)
+    /// snapshots and removes stale temp files. Records `Timer("hygge_snapshot_duration_seconds")` and
     /// `Recorder("hygge_snapshot_bytes")` (file size).
     ///
-    /// `level` is the zlib level (0–9, -1 = zlib's default 6).
+    /// The service writes version 2 (`write(directory:lsn:parts:keep:level:)`); this stays for tools, bodies that
+    /// cannot be split, and tests of the older format. `level` is the zlib level (0–9, -1 = zlib's default 6).
     package static func write(
         directory: String, lsn: UInt64, body: [UInt8], keep: Int = 2, level: Int32 = SnapshotStore.compressionLevel
     ) throws -> SnapshotInfo {
@@ -128,12 +155,85 @@ package enum SnapshotStore {
         var file: [UInt8] = []
         file.reserveCapacity(SnapshotStore.headerSize + compressed.count)
         Binary.appendUInt32(SnapshotStore.magic, to: &file)
-        Binary.appendUInt32(SnapshotStore.version, to: &file)
+        Binary.appendUInt32(SnapshotStore.singleStreamVersion, to: &file)
         Binary.appendUInt64(lsn, to: &file)
         Binary.appendUInt64(UInt64(compressed.count), to: &file)
         Binary.appendUInt32(CRC32C.checksum(compressed), to: &file)
         file.append(contentsOf: compressed)
+        return try SnapshotStore.install(file, directory: directory, lsn: lsn, keep: keep, start: start)
+    }
 
+    /// Writes a **version-2** file: a chunk table, then each of `parts` as its own zlib stream, compressed (and
+    /// checksummed) in parallel on every core. The body it stands for is the parts' concatenation (what
+    /// `read(path:)` returns); `read(path:maxDecompressedBytes:timings:part:)` inflates and decodes the parts in
+    /// parallel, so callers split bodies where a part can be decoded on its own. Same atomic write, pruning and
+    /// metrics as `write(directory:lsn:body:keep:level:)`; no parts writes one empty part.
+    package static func write(
+        directory: String, lsn: UInt64, parts: [[UInt8]], keep: Int = 2, level: Int32 = SnapshotStore.compressionLevel
+    ) throws -> SnapshotInfo {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let parts = parts.isEmpty ? [[]] : parts
+        guard parts.count <= Int(UInt32.max) else { throw SnapshotError.decompressionFailed("too many parts") }
+        let chunks = try SnapshotStore.compressParts(parts, level: level)
+        var table: [UInt8] = []
+        table.reserveCapacity(4 + SnapshotStore.chunkEntrySize * parts.count)
+        Binary.appendUInt32(UInt32(parts.count), to: &table)
+        var chunkBytes = 0
+        for (index, chunk) in chunks.enumerated() {
+            Binary.appendUInt64(UInt64(chunk.bytes.count), to: &table)
+            Binary.appendUInt64(UInt64(parts[index].count), to: &table)
+            Binary.appendUInt32(chunk.crc, to: &table)
+            chunkBytes += chunk.bytes.count
+        }
+        var file: [UInt8] = []
+        file.reserveCapacity(SnapshotStore.headerSize + table.count + chunkBytes)
+        Binary.appendUInt32(SnapshotStore.magic, to: &file)
+        Binary.appendUInt32(SnapshotStore.chunkedVersion, to: &file)
+        Binary.appendUInt64(lsn, to: &file)
+        Binary.appendUInt64(UInt64(table.count + chunkBytes), to: &file)
+        Binary.appendUInt32(CRC32C.checksum(table), to: &file)
+        file.append(contentsOf: table)
+        for chunk in chunks { file.append(contentsOf: chunk.bytes) }
+        return try SnapshotStore.install(file, directory: directory, lsn: lsn, keep: keep, start: start)
+    }
+
+    /// Each part as a zlib stream with the CRC32C of that stream, on every core.
+    static func compressParts(_ parts: [[UInt8]], level: Int32) throws(SnapshotError) -> [(bytes: [UInt8], crc: UInt32)] {
+        let results = SnapshotStore.parallelMap(count: parts.count) { index -> Result<([UInt8], UInt32), SnapshotError> in
+            Result { () throws(SnapshotError) -> ([UInt8], UInt32) in
+                let compressed = try SnapshotStore.compress(parts[index], level: level)
+                return (compressed, CRC32C.checksum(compressed))
+            }
+        }
+        var chunks: [(bytes: [UInt8], crc: UInt32)] = []
+        chunks.reserveCapacity(parts.count)
+        for result in results { chunks.append(try result.get()) }
+        return chunks
+    }
+
+    /// `body(index)` for every index in `0..<count`, spread over every core (work-stealing by index), in order.
+    static func parallelMap<T>(count: Int, _ body: (Int) -> T) -> [T] {
+        let workers = min(max(1, ProcessInfo.activeCores), count)
+        if workers <= 1 { return (0..<count).map(body) }
+        let slots = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
+        defer { slots.deallocate() }
+        let cursor = WorkCursor()
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let shared = (slots: slots, body: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let index = cursor.next.add(1, ordering: .relaxed).oldValue
+                    guard index < count else { return }
+                    (shared.slots.baseAddress! + index).initialize(to: shared.body(index))
+                }
+            }
+        }
+        defer { _ = slots.baseAddress!.deinitialize(count: count) }
+        return Array(slots)
+    }
+
+    /// Writes `file` to `directory/snapshot-<lsn>.hyg` atomically, prunes, and records the metrics.
+    private static func install(_ file: [UInt8], directory: String, lsn: UInt64, keep: Int, start: UInt64) throws -> SnapshotInfo {
         let name = SnapshotStore.fileName(lsn: lsn)
         let path = directory + "/" + name
         let tempName = ".snapshot-" + Binary.paddedLSN(lsn) + ".tmp"
@@ -206,7 +306,8 @@ package enum SnapshotStore {
         return snapshots.sorted { $0.lsn > $1.lsn }
     }
 
-    /// Reads, validates (magic, version, length, CRC) and decompresses one file.
+    /// Reads, validates (magic, version, length, CRCs) and decompresses one file of either version; the body of a
+    /// version-2 file is its parts concatenated.
     package static func read(path: String) throws -> (lsn: UInt64, body: [UInt8]) {
         try SnapshotStore.read(path: path, maxDecompressedBytes: SnapshotStore.maxDecompressedBytes)
     }
@@ -222,68 +323,35 @@ package enum SnapshotStore {
     package static func read(path: String, maxDecompressedBytes: Int, timings: inout SnapshotReadTimings) throws
         -> (lsn: UInt64, body: [UInt8])
     {
-        var mark = DispatchTime.now().uptimeNanoseconds
-        func lap() -> Double {
-            let now = DispatchTime.now().uptimeNanoseconds
-            defer { mark = now }
-            return Double(now &- mark) / 1e9
+        let opened = try SnapshotStore.open(path: path, timings: &timings)
+        switch opened.layout {
+        case .singleStream(let crc):
+            return (opened.lsn, try SnapshotStore.inflateSingleStream(opened, crc: crc, maxBytes: maxDecompressedBytes, timings: &timings))
+        case .chunked:
+            let parts = try SnapshotStore.processChunks(opened, maxBytes: maxDecompressedBytes, timings: &timings) { _, bytes in
+                Array(bytes)
+            }
+            guard parts.count != 1 else { return (opened.lsn, parts[0]) }
+            var body: [UInt8] = []
+            body.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+            for part in parts { body.append(contentsOf: part) }
+            return (opened.lsn, body)
         }
-        let file: [UInt8]
-        do {
-            file = try FileSystem.readFile(path)
-        } catch {
-            throw SnapshotError(error)
-        }
-        timings.readSeconds = lap()
-        guard file.count >= SnapshotStore.headerSize else {
-            throw SnapshotError.truncated("\(path): \(file.count) bytes is shorter than the 28-byte header")
-        }
-        let header = file.withUnsafeBytes { buffer in
-            (
-                magic: Binary.readUInt32(buffer, at: 0),
-                version: Binary.readUInt32(buffer, at: 4),
-                lsn: Binary.readUInt64(buffer, at: 8),
-                length: Binary.readUInt64(buffer, at: 16),
-                crc: Binary.readUInt32(buffer, at: 24)
-            )
-        }
-        guard header.magic == SnapshotStore.magic else { throw SnapshotError.badMagic(path) }
-        guard header.version == SnapshotStore.version else { throw SnapshotError.unsupportedVersion(header.version) }
-        let available = UInt64(file.count - SnapshotStore.headerSize)
-        guard header.length <= available else {
-            throw SnapshotError.truncated("\(path): header says \(header.length) body bytes, file has \(available)")
-        }
-        guard header.length == available else {
-            throw SnapshotError.checksumMismatch(
-                "\(path): \(available - header.length) unexpected bytes after the \(header.length)-byte body"
-            )
-        }
-        let body = file[SnapshotStore.headerSize...]
-        guard body.count >= SnapshotStore.parallelChecksumBytes else {
-            let crc = CRC32C.checksum(body)
-            timings.checksumSeconds = lap()
-            guard crc == header.crc else { throw SnapshotError.checksumMismatch(path) }
-            let decompressed = try SnapshotStore.decompress(body, maxBytes: maxDecompressedBytes, path: path)
-            timings.inflateSeconds = lap()
-            return (header.lsn, decompressed)
-        }
-        // A large body: the CRC runs on another core while this one inflates (both read the same immutable bytes);
-        // inflating stops early once the CRC is known to be wrong, and a wrong CRC wins over any inflate result.
-        let verdict = ChecksumVerdict()
-        let expected = header.crc
-        DispatchQueue.global().async {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let crc = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[SnapshotStore.headerSize...])) }
-            verdict.finish(matches: crc == expected, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
-        }
-        let inflated = Result { () throws(SnapshotError) -> [UInt8] in
-            try SnapshotStore.decompress(body, maxBytes: maxDecompressedBytes, path: path) { verdict.failed }
-        }
-        timings.inflateSeconds = lap()
-        let (matches, seconds) = verdict.wait()
-        timings.checksumSeconds = seconds
-        guard matches else { throw SnapshotError.checksumMismatch(path) }
-        return (header.lsn, try inflated.get())
+    }
+
+    /// Reads and validates one file of either version and hands each part's inflated bytes to `part` (with its
+    /// index), parts on every core at once; returns the results in part order. A version-1 file is one part.
+    ///
+    /// Each part's CRC is checked before it is inflated, and its bytes are decoded as soon as it has inflated, so the
+    /// whole body is never held at once. The first failure stops the remaining parts; a `SnapshotError` of any part
+    /// is thrown in preference to an error `part` threw (a damaged file is reported as such). The buffer passed to
+    /// `part` is valid only during the call.
+    package static func read<Part>(
+        path: String, maxDecompressedBytes: Int = SnapshotStore.maxDecompressedBytes, timings: inout SnapshotReadTimings,
+        part decode: @Sendable (Int, UnsafeRawBufferPointer) throws -> Part
+    ) throws -> (lsn: UInt64, parts: [Part]) {
+        let opened = try SnapshotStore.open(path: path, timings: &timings)
+        return (opened.lsn, try SnapshotStore.decodeParts(opened, maxBytes: maxDecompressedBytes, timings: &timings, decode))
     }
 
     /// Newest snapshot that validates (its header LSN must also match its name); logs a warning
@@ -302,21 +370,337 @@ package enum SnapshotStore {
                 let (lsn, body) = try SnapshotStore.read(
                     path: info.path, maxDecompressedBytes: SnapshotStore.maxDecompressedBytes, timings: &timings)
                 guard lsn == info.lsn else {
-                    logger.warning(
-                        "snapshot: header LSN does not match the file name; trying an older snapshot",
-                        metadata: ["path": "\(info.path)", "headerLSN": "\(lsn)"]
-                    )
+                    SnapshotStore.warnLSNMismatch(info, lsn: lsn, logger: logger)
                     continue
                 }
                 return (info, body)
             } catch {
-                logger.warning(
-                    "snapshot: unreadable; trying an older snapshot",
-                    metadata: ["path": "\(info.path)", "error": "\(error)"]
-                )
+                SnapshotStore.warnUnreadable(info, error: error, logger: logger)
             }
         }
         return nil
+    }
+
+    /// `loadNewestValid(directory:logger:timings:)` through `read(path:maxDecompressedBytes:timings:part:)`: the
+    /// parts of the newest file that validates, decoded by `part` in parallel. A file that fails any check of
+    /// `SnapshotStore` (including the header LSN against the name, checked before anything is inflated) is logged
+    /// and the next older one tried; an error thrown by `part` for a file that passed them is rethrown (the
+    /// snapshot is intact but its contents are not acceptable, which no fallback should hide).
+    package static func loadNewestValid<Part>(
+        directory: String, logger: Logger, timings: inout SnapshotReadTimings,
+        part decode: @Sendable (Int, UnsafeRawBufferPointer) throws -> Part
+    ) throws -> (info: SnapshotInfo, parts: [Part])? {
+        for info in try SnapshotStore.list(directory: directory) {
+            let opened: OpenedSnapshot
+            do {
+                opened = try SnapshotStore.open(path: info.path, timings: &timings)
+            } catch {
+                SnapshotStore.warnUnreadable(info, error: error, logger: logger)
+                continue
+            }
+            guard opened.lsn == info.lsn else {
+                SnapshotStore.warnLSNMismatch(info, lsn: opened.lsn, logger: logger)
+                continue
+            }
+            do {
+                return (info, try SnapshotStore.decodeParts(opened, maxBytes: SnapshotStore.maxDecompressedBytes, timings: &timings, decode))
+            } catch let error as SnapshotError {
+                SnapshotStore.warnUnreadable(info, error: error, logger: logger)
+            }
+        }
+        return nil
+    }
+
+    private static func warnLSNMismatch(_ info: SnapshotInfo, lsn: UInt64, logger: Logger) {
+        logger.warning(
+            "snapshot: header LSN does not match the file name; trying an older snapshot",
+            metadata: ["path": "\(info.path)", "headerLSN": "\(lsn)"]
+        )
+    }
+
+    private static func warnUnreadable(_ info: SnapshotInfo, error: any Error, logger: Logger) {
+        logger.warning(
+            "snapshot: unreadable; trying an older snapshot",
+            metadata: ["path": "\(info.path)", "error": "\(error)"]
+        )
+    }
+
+    // MARK: - Reading
+
+    /// A file read into memory whose header (magic, version, length) checked out.
+    struct OpenedSnapshot {
+        enum Layout {
+            /// Version 1: the body is one zlib stream with this CRC32C.
+            case singleStream(crc: UInt32)
+            /// Version 2: the body is a chunk table (whose CRC32C is this) and the chunks.
+            case chunked(tableCRC: UInt32)
+        }
+        var path: String
+        var lsn: UInt64
+        var layout: Layout
+        /// The whole file; the body starts at `headerSize`.
+        var file: [UInt8]
+    }
+
+    /// Reads a file and checks its header.
+    static func open(path: String, timings: inout SnapshotReadTimings) throws(SnapshotError) -> OpenedSnapshot {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let file: [UInt8]
+        do {
+            file = try FileSystem.readFile(path)
+        } catch {
+            throw SnapshotError(error)
+        }
+        timings.readSeconds = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9
+        guard file.count >= SnapshotStore.headerSize else {
+            throw SnapshotError.truncated("\(path): \(file.count) bytes is shorter than the 28-byte header")
+        }
+        let header = file.withUnsafeBytes { buffer in
+            (
+                magic: Binary.readUInt32(buffer, at: 0),
+                version: Binary.readUInt32(buffer, at: 4),
+                lsn: Binary.readUInt64(buffer, at: 8),
+                length: Binary.readUInt64(buffer, at: 16),
+                crc: Binary.readUInt32(buffer, at: 24)
+            )
+        }
+        guard header.magic == SnapshotStore.magic else { throw SnapshotError.badMagic(path) }
+        let layout: OpenedSnapshot.Layout
+        switch header.version {
+        case SnapshotStore.singleStreamVersion: layout = .singleStream(crc: header.crc)
+        case SnapshotStore.chunkedVersion: layout = .chunked(tableCRC: header.crc)
+        default: throw SnapshotError.unsupportedVersion(header.version)
+        }
+        let available = UInt64(file.count - SnapshotStore.headerSize)
+        guard header.length <= available else {
+            throw SnapshotError.truncated("\(path): header says \(header.length) body bytes, file has \(available)")
+        }
+        guard header.length == available else {
+            throw SnapshotError.checksumMismatch(
+                "\(path): \(available - header.length) unexpected bytes after the \(header.length)-byte body"
+            )
+        }
+        return OpenedSnapshot(path: path, lsn: header.lsn, layout: layout, file: file)
+    }
+
+    /// The parts of an opened file through `decode`: the single stream of version 1 as part 0, or the chunks.
+    static func decodeParts<Part>(
+        _ opened: OpenedSnapshot, maxBytes: Int, timings: inout SnapshotReadTimings,
+        _ decode: @Sendable (Int, UnsafeRawBufferPointer) throws -> Part
+    ) throws -> [Part] {
+        switch opened.layout {
+        case .singleStream(let crc):
+            let body = try SnapshotStore.inflateSingleStream(opened, crc: crc, maxBytes: maxBytes, timings: &timings)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let part = try body.withUnsafeBytes { try decode(0, $0) }
+            timings.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9
+            return [part]
+        case .chunked:
+            return try SnapshotStore.processChunks(opened, maxBytes: maxBytes, timings: &timings, decode)
+        }
+    }
+
+    /// Version 1: checks the CRC and inflates the one stream.
+    static func inflateSingleStream(
+        _ opened: OpenedSnapshot, crc expected: UInt32, maxBytes: Int, timings: inout SnapshotReadTimings
+    ) throws(SnapshotError) -> [UInt8] {
+        var mark = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { mark = now }
+            return Double(now &- mark) / 1e9
+        }
+        let path = opened.path
+        let file = opened.file
+        timings.parts = 1
+        timings.summedOverThreads = false
+        let body = file[SnapshotStore.headerSize...]
+        guard body.count >= SnapshotStore.parallelChecksumBytes else {
+            let crc = CRC32C.checksum(body)
+            timings.checksumSeconds = lap()
+            guard crc == expected else { throw SnapshotError.checksumMismatch(path) }
+            let decompressed = try SnapshotStore.decompress(body, maxBytes: maxBytes, path: path)
+            timings.inflateSeconds = lap()
+            timings.inflatedBytes = decompressed.count
+            return decompressed
+        }
+        // A large body: the CRC runs on another core while this one inflates (both read the same immutable bytes);
+        // inflating stops early once the CRC is known to be wrong, and a wrong CRC wins over any inflate result.
+        let verdict = ChecksumVerdict()
+        DispatchQueue.global().async {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let crc = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[SnapshotStore.headerSize...])) }
+            verdict.finish(matches: crc == expected, seconds: Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9)
+        }
+        let inflated = Result { () throws(SnapshotError) -> [UInt8] in
+            try SnapshotStore.decompress(body, maxBytes: maxBytes, path: path) { verdict.failed }
+        }
+        timings.inflateSeconds = lap()
+        let (matches, seconds) = verdict.wait()
+        timings.checksumSeconds = seconds
+        guard matches else { throw SnapshotError.checksumMismatch(path) }
+        let output = try inflated.get()
+        timings.inflatedBytes = output.count
+        return output
+    }
+
+    /// What processing one chunk gave, and where its time went.
+    struct ChunkOutcome<Part> {
+        var part: Result<Part, any Error>?
+        var checksumSeconds = 0.0
+        var inflateSeconds = 0.0
+        var decodeSeconds = 0.0
+    }
+
+    /// One chunk table entry of a version-2 file, with the chunk's offset in the file.
+    struct ChunkEntry {
+        var offset: Int
+        var compressed: Int
+        var inflated: Int
+        var crc: UInt32
+    }
+
+    /// Version 2: validates the chunk table, then checks, inflates and decodes the chunks on every core.
+    static func processChunks<Part>(
+        _ opened: OpenedSnapshot, maxBytes: Int, timings: inout SnapshotReadTimings,
+        _ decode: @Sendable (Int, UnsafeRawBufferPointer) throws -> Part
+    ) throws -> [Part] {
+        guard case .chunked(let tableCRC) = opened.layout else { preconditionFailure("not a chunked snapshot") }
+        let path = opened.path
+        let entries = try opened.file.withUnsafeBytes { file throws(SnapshotError) -> [ChunkEntry] in
+            try SnapshotStore.chunkTable(file, tableCRC: tableCRC, maxBytes: maxBytes, path: path)
+        }
+        timings.parts = entries.count
+        timings.summedOverThreads = true
+        timings.inflatedBytes = entries.reduce(0) { $0 + $1.inflated }
+        let cursor = WorkCursor()
+        let outcomes = opened.file.withUnsafeBytes { file in
+            withoutActuallyEscaping(decode) { decode in
+                nonisolated(unsafe) let shared = (file: file, decode: decode)
+                return SnapshotStore.parallelMap(count: entries.count) { index -> ChunkOutcome<Part> in
+                    var outcome = ChunkOutcome<Part>()
+                    guard !cursor.failed.load(ordering: .relaxed) else { return outcome }
+                    let entry = entries[index]
+                    let what = "\(path): chunk \(index) of \(entries.count)"
+                    var mark = DispatchTime.now().uptimeNanoseconds
+                    func lap() -> Double {
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        defer { mark = now }
+                        return Double(now &- mark) / 1e9
+                    }
+                    let result = Result { () throws -> Part in
+                        let chunk = UnsafeRawBufferPointer(
+                            rebasing: shared.file[entry.offset..<(entry.offset + entry.compressed)])
+                        let crc = CRC32C.checksum(chunk)
+                        outcome.checksumSeconds = lap()
+                        guard crc == entry.crc else { throw SnapshotError.checksumMismatch(what) }
+                        let inflated = try SnapshotStore.inflateChunk(chunk, expected: entry.inflated, what: what)
+                        outcome.inflateSeconds = lap()
+                        let part = try inflated.withUnsafeReadableBytes { try shared.decode(index, $0) }
+                        outcome.decodeSeconds = lap()
+                        return part
+                    }
+                    outcome.part = result
+                    if case .failure = outcome.part { cursor.failed.store(true, ordering: .relaxed) }
+                    return outcome
+                }
+            }
+        }
+        var parts: [Part] = []
+        parts.reserveCapacity(entries.count)
+        var firstError: (any Error)?
+        for outcome in outcomes {
+            timings.checksumSeconds += outcome.checksumSeconds
+            timings.inflateSeconds += outcome.inflateSeconds
+            timings.decodeSeconds += outcome.decodeSeconds
+            switch outcome.part {
+            case .success(let part): parts.append(part)
+            case .failure(let error as SnapshotError): throw error
+            case .failure(let error): firstError = firstError ?? error
+            case nil: break
+            }
+        }
+        if let firstError { throw firstError }
+        return parts
+    }
+
+    /// Parses and checks a version-2 chunk table: its CRC, the chunk lengths against the body, the declared inflated
+    /// sizes against `maxBytes` and against what zlib can produce from the chunk.
+    static func chunkTable(
+        _ file: UnsafeRawBufferPointer, tableCRC: UInt32, maxBytes: Int, path: String
+    ) throws(SnapshotError) -> [ChunkEntry] {
+        let bodyStart = SnapshotStore.headerSize
+        let bodyBytes = file.count - bodyStart
+        guard bodyBytes >= 4 else { throw SnapshotError.truncated("\(path): no chunk table") }
+        let count = Int(Binary.readUInt32(file, at: bodyStart))
+        let tableBytes = 4 + count * SnapshotStore.chunkEntrySize
+        guard count >= 1, tableBytes <= bodyBytes else {
+            throw SnapshotError.checksumMismatch("\(path): chunk table of \(count) chunks does not fit the body")
+        }
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: file[bodyStart..<(bodyStart + tableBytes)])) == tableCRC else {
+            throw SnapshotError.checksumMismatch(path)
+        }
+        var entries: [ChunkEntry] = []
+        entries.reserveCapacity(count)
+        var offset = bodyStart + tableBytes
+        var inflatedTotal: UInt64 = 0
+        for index in 0..<count {
+            let at = bodyStart + 4 + index * SnapshotStore.chunkEntrySize
+            let compressed = Binary.readUInt64(file, at: at)
+            let inflated = Binary.readUInt64(file, at: at + 8)
+            guard compressed <= UInt64(file.count - offset) else {
+                throw SnapshotError.truncated("\(path): chunk \(index) runs past the end of the file")
+            }
+            guard inflated <= compressed &* UInt64(SnapshotStore.maxInflateRatio) &+ 64, inflated < UInt64(UInt32.max) else {
+                throw SnapshotError.decompressionFailed("\(path): chunk \(index) claims \(inflated) bytes from \(compressed)")
+            }
+            inflatedTotal += inflated
+            guard inflatedTotal <= UInt64(maxBytes) else {
+                throw SnapshotError.decompressionFailed("\(path): body inflates past \(maxBytes) bytes")
+            }
+            entries.append(
+                ChunkEntry(
+                    offset: offset, compressed: Int(compressed), inflated: Int(inflated),
+                    crc: Binary.readUInt32(file, at: at + 16)))
+            offset += Int(compressed)
+        }
+        guard offset == file.count else {
+            throw SnapshotError.checksumMismatch("\(path): \(file.count - offset) bytes after the last chunk")
+        }
+        return entries
+    }
+
+    /// Inflates one chunk, which must be exactly one complete zlib stream of exactly `expected` bytes.
+    static func inflateChunk(_ chunk: UnsafeRawBufferPointer, expected: Int, what: String) throws(SnapshotError) -> ByteBuffer {
+        var input = ByteBufferAllocator().buffer(capacity: chunk.count + 1)
+        input.writeBytes(chunk)
+        // The sentinel of `decompress`: a complete stream stops before it.
+        input.writeInteger(UInt8(0))
+        let decompressor: ZlibDecompressor
+        do {
+            decompressor = try ZlibDecompressor(algorithm: .zlib)
+        } catch {
+            throw SnapshotError.decompressionFailed("\(what): zlib init failed: \(error)")
+        }
+        var output = ByteBufferAllocator().buffer(capacity: expected + 1)
+        do {
+            try decompressor.inflate(from: &input, to: &output)
+        } catch let error as CompressNIOError where error == .bufferOverflow {
+            throw SnapshotError.decompressionFailed("\(what): inflates past its \(expected) bytes")
+        } catch let error as CompressNIOError where error == .inputBufferOverflow {
+            throw SnapshotError.decompressionFailed("\(what): truncated zlib stream")
+        } catch {
+            throw SnapshotError.decompressionFailed("\(what): corrupt zlib stream (\(error))")
+        }
+        switch input.readableBytes {
+        case 1: break
+        case 0: throw SnapshotError.decompressionFailed("\(what): truncated zlib stream")
+        default: throw SnapshotError.decompressionFailed("\(what): \(input.readableBytes - 1) bytes after the zlib stream")
+        }
+        guard output.readableBytes == expected else {
+            throw SnapshotError.decompressionFailed("\(what): inflates to \(output.readableBytes) bytes, not \(expected)")
+        }
+        return output
     }
 
     // MARK: - zlib

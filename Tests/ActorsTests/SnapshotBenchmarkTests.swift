@@ -101,6 +101,64 @@ struct SnapshotBenchmarkTests {
         #expect(binary.count * 3 < json.count)
     }
 
+    @Test("a body split into parts (snapshot file version 2) restores the same states as one stream (version 1)")
+    func partsRoundTrip() async throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let built = try SnapshotBenchmark.build(Self.options(merchants: 40, checkouts: 800), master: MasterKey.generate())
+        let merchants = built.states.values.sorted { $0.id < $1.id }
+        let snapshot = RegistrySnapshot(lsn: built.lastLSN, merchants: merchants)
+        let parts = try snapshot.encodedParts(targetBytes: 2_000)
+        #expect(parts.count > 5)
+        #expect(Array(parts.joined()) == (try snapshot.encoded()), "the parts joined are the format-2 body")
+        let chunked = directory + "/v2"
+        let single = directory + "/v1"
+        let info = try SnapshotStore.write(directory: chunked, lsn: built.lastLSN, parts: parts)
+        _ = try SnapshotStore.write(directory: single, lsn: built.lastLSN, body: try snapshot.encoded())
+        let loaded = try RegistrySnapshot.load(path: info.path)
+        #expect(loaded.snapshot.merchants == merchants && loaded.snapshot.lsn == built.lastLSN)
+        let (_, body) = try SnapshotStore.read(path: info.path)
+        #expect(try RegistrySnapshot.decode(body).merchants == merchants)
+        for dataDirectory in [chunked, single] {
+            let restored = try Restore.run(store: StoreConfiguration(dataDirectory: dataDirectory), logger: Self.logger)
+            await restored.journal.close()
+            #expect(restored.states == built.states, "\(dataDirectory)")
+            #expect(restored.timings.parts == (dataDirectory == chunked ? parts.count : 1))
+        }
+        // A whole body given as one big part (a version-1 file) decodes its blocks in parallel and still checks
+        // every merchant's invariants.
+        let wholeBody = try snapshot.encoded()
+        let wholePart = try wholeBody.withUnsafeBytes { try RegistrySnapshot.decodePart(0, $0, parallelAbove: 0) }
+        #expect(try RegistrySnapshot.assemble([wholePart]).merchants == merchants)
+        var broken = merchants
+        broken[7].deliveryOrderHead = broken[7].deliveryOrder.count + 5
+        let brokenBody = try RegistrySnapshot(lsn: 1, merchants: broken).encoded()
+        #expect(throws: RestoreError.self) {
+            try brokenBody.withUnsafeBytes { try RegistrySnapshot.decodePart(0, $0, parallelAbove: 0) }
+        }
+        // A JSON body is one part; parts that do not start with the header, or hold fewer merchants than it
+        // declares, are refused.
+        #expect(try snapshot.encodedParts(format: .json).count == 1)
+        #expect(throws: RestoreError.self) {
+            try RegistrySnapshot.assemble(try parts.dropFirst().enumerated().map { index, part in
+                try part.withUnsafeBytes { try RegistrySnapshot.decodePart(index + 1, $0) }
+            })
+        }
+        #expect(throws: RestoreError.self) {
+            try RegistrySnapshot.assemble(try parts.dropLast().enumerated().map { index, part in
+                try part.withUnsafeBytes { try RegistrySnapshot.decodePart(index, $0) }
+            })
+        }
+        // A part boundary inside a merchant block is refused by the part decoder.
+        let cut = parts[0].count - 3
+        let misaligned = [Array(parts[0].prefix(cut)), Array(parts[0].suffix(3)) + parts[1]] + parts.dropFirst(2)
+        #expect(throws: (any Error).self) {
+            try RegistrySnapshot.assemble(try misaligned.enumerated().map { index, part in
+                try part.withUnsafeBytes { try RegistrySnapshot.decodePart(index, $0) }
+            })
+        }
+    }
+
     @Test("a body of many merchants (decoded on several threads) round-trips in order")
     func manyMerchants() throws {
         let built = try SnapshotBenchmark.build(Self.options(merchants: 300, checkouts: 600), master: MasterKey.generate())

@@ -44,6 +44,97 @@ struct SnapshotStoreTests {
         }
     }
 
+    /// Version 2: a chunk table and one zlib stream per part; `read(path:)` joins the parts, `read(path:part:)` hands
+    /// each part over separately.
+    @Test func chunkedRoundTrip() async throws {
+        try await withTemporaryDirectory { directory in
+            let big = self.largeBody()
+            let parts: [[UInt8]] = [Array(big.prefix(2_000_000)), [], Array("middle".utf8), Array(big.suffix(1_500_000))]
+            let info = try SnapshotStore.write(directory: directory.path, lsn: 77, parts: parts)
+            let file = try readBytes(info.path)
+            #expect(Array(file[0..<4]) == Array("HYGS".utf8))
+            #expect(readUInt32(file, at: 4) == 2)
+            #expect(readUInt64(file, at: 8) == 77)
+            #expect(readUInt64(file, at: 16) == UInt64(file.count - 28))
+            #expect(readUInt32(file, at: 28) == 4, "chunk count")
+            #expect(readUInt32(file, at: 24) == CRC32C.checksum(file[28..<(28 + 4 + 4 * 20)]), "the header CRC covers the table")
+            var offset = 28 + 4 + 4 * 20
+            for (index, part) in parts.enumerated() {
+                let entry = 28 + 4 + index * 20
+                let length = Int(readUInt64(file, at: entry))
+                #expect(readUInt64(file, at: entry + 8) == UInt64(part.count))
+                #expect(readUInt32(file, at: entry + 16) == CRC32C.checksum(file[offset..<(offset + length)]))
+                #expect(file[offset] == 0x78, "each chunk is a zlib stream")
+                offset += length
+            }
+            #expect(offset == file.count)
+            let (lsn, body) = try SnapshotStore.read(path: info.path)
+            #expect(lsn == 77)
+            #expect(body == parts.joined().map { $0 })
+            var timings = SnapshotReadTimings()
+            let (_, read) = try SnapshotStore.read(path: info.path, timings: &timings) { index, bytes in (index, Array(bytes)) }
+            #expect(read.map(\.0) == [0, 1, 2, 3])
+            #expect(read.map(\.1) == parts)
+            #expect(timings.parts == 4 && timings.inflatedBytes == body.count)
+            // A version-1 file is one part.
+            let single = try SnapshotStore.write(directory: directory.path, lsn: 78, body: Array("one".utf8))
+            let (_, one) = try SnapshotStore.read(path: single.path, timings: &timings) { _, bytes in Array(bytes) }
+            #expect(one == [Array("one".utf8)])
+            #expect(timings.parts == 1)
+        }
+    }
+
+    /// One damaged chunk fails the file (naming the chunk), the other parts are not handed over after it, and
+    /// `loadNewestValid` falls back to the older (version-1) snapshot.
+    @Test func aDamagedChunkIsDetectedAndFallsBackToAnOlderVersion1File() async throws {
+        try await withTemporaryDirectory { directory in
+            _ = try SnapshotStore.write(directory: directory.path, lsn: 10, body: Array("older, version 1".utf8))
+            let parts = (0..<6).map { Array("part \($0) ".utf8) + self.largeBody().prefix(300_000) }
+            let newest = try SnapshotStore.write(directory: directory.path, lsn: 20, parts: parts)
+            let pristine = try readBytes(newest.path)
+            let second = 28 + 4 + 6 * 20 + Int(readUInt64(pristine, at: 28 + 4))
+            var damaged = pristine
+            damaged[second + 100] ^= 0x20
+            try writeBytes(damaged, to: newest.path)
+            #expect(throws: SnapshotError.checksumMismatch(newest.path + ": chunk 1 of 6")) {
+                try SnapshotStore.read(path: newest.path)
+            }
+            var timings = SnapshotReadTimings()
+            let fallback = try #require(
+                try SnapshotStore.loadNewestValid(directory: directory.path, logger: quietLogger, timings: &timings) { _, bytes in
+                    Array(bytes)
+                })
+            #expect(fallback.info.lsn == 10)
+            #expect(fallback.parts == [Array("older, version 1".utf8)])
+            // A damaged table (its CRC is in the header) is caught before any chunk.
+            var table = pristine
+            table[28 + 4 + 8] ^= 0x01
+            try writeBytes(table, to: newest.path)
+            #expect(throws: SnapshotError.checksumMismatch(newest.path)) { try SnapshotStore.read(path: newest.path) }
+            // A table that lies about a part's size (checksums recomputed) is refused.
+            var lying = pristine
+            lying.replaceSubrange((28 + 4 + 8)..<(28 + 4 + 16), with: littleEndian(UInt64(parts[0].count + 1)))
+            lying.replaceSubrange(24..<28, with: littleEndian(CRC32C.checksum(lying[28..<(28 + 4 + 6 * 20)])))
+            try writeBytes(lying, to: newest.path)
+            #expect(throws: SnapshotError.self) { try SnapshotStore.read(path: newest.path) }
+            // An error thrown by the part decoder of an intact file is the caller's, not a reason to fall back.
+            try writeBytes(pristine, to: newest.path)
+            struct Refused: Error {}
+            #expect(throws: Refused.self) {
+                try SnapshotStore.loadNewestValid(directory: directory.path, logger: quietLogger, timings: &timings) {
+                    index, _ in
+                    if index == 3 { throw Refused() }
+                    return index
+                }
+            }
+            // Every truncation point of the chunked file fails cleanly.
+            for length in stride(from: 0, to: pristine.count, by: 9_973) {
+                try writeBytes(Array(pristine.prefix(length)), to: newest.path)
+                #expect(throws: SnapshotError.self, "length \(length)") { try SnapshotStore.read(path: newest.path) }
+            }
+        }
+    }
+
     @Test func listIsNewestFirstAndIgnoresOtherFiles() async throws {
         try await withTemporaryDirectory { directory in
             for lsn: UInt64 in [7, 300, 12] {
@@ -128,8 +219,8 @@ struct SnapshotStoreTests {
             let path = directory.path + "/snapshot-\(padded(1)).hyg"
             try writeBytes(self.handMadeSnapshot(lsn: 1, body: [1, 2, 3], magic: "HYGJ"), to: path)
             #expect(throws: SnapshotError.badMagic(path)) { try SnapshotStore.read(path: path) }
-            try writeBytes(self.handMadeSnapshot(lsn: 1, body: [1, 2, 3], version: 2), to: path)
-            #expect(throws: SnapshotError.unsupportedVersion(2)) { try SnapshotStore.read(path: path) }
+            try writeBytes(self.handMadeSnapshot(lsn: 1, body: [1, 2, 3], version: 3), to: path)
+            #expect(throws: SnapshotError.unsupportedVersion(3)) { try SnapshotStore.read(path: path) }
             #expect(throws: SnapshotError.self) { try SnapshotStore.read(path: directory.path + "/missing.hyg") }
         }
     }
