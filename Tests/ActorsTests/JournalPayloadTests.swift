@@ -358,4 +358,82 @@ struct JournalPayloadTests {
         #expect(report.firstFailure?.lsn == 2)
         await #expect(throws: RestoreError.self) { _ = try await Self.restore(directory) }
     }
+
+    // MARK: A journal written before format 2
+
+    static var fixture: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/journal-v1").path
+    }
+
+    /// A copy of the fixture data directory (restore may write into it).
+    static func fixtureCopy() throws -> String {
+        let directory = try Self.scratch()
+        try FileManager.default.createDirectory(atPath: directory + "/journal", withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.fixture) where name.hasSuffix(".hyg") {
+            try FileManager.default.copyItem(atPath: Self.fixture + "/" + name, toPath: directory + "/" + name)
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.fixture + "/journal") {
+            try FileManager.default.copyItem(atPath: Self.fixture + "/journal/" + name, toPath: directory + "/journal/" + name)
+        }
+        return directory
+    }
+
+    @Test("a format 1 journal from before format 2 restores, dumps exactly as before, and takes format 2 records")
+    func formatOneFixture() async throws {
+        let directory = try Self.fixtureCopy()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var store = StoreConfiguration(dataDirectory: directory)
+        store.fsync = .no
+        let restored = try Restore.run(store: store, logger: Self.logger)
+        #expect(restored.report.snapshotLSN == 67 && restored.report.replayed == 40 && restored.report.merchants == 3)
+        let before = restored.states
+        await restored.journal.close()
+
+        // `journal dump` prints the lines the format 1 binary printed; `verify` sees 40 JSON payloads.
+        let expected = try String(contentsOfFile: Self.fixture + "/dump.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        var lines: [String] = []
+        var records: [JournalRecord] = []
+        try JournalInspector.forEachRecord(directory: directory) { record in
+            lines.append(JournalPayloadCheck.dumpLine(record).text)
+            records.append(record)
+        }
+        #expect(lines == expected)
+        var report = JournalPayloadCheck.Report()
+        report.json = 40
+        #expect(try JournalPayloadCheck.run(directory: directory) == report)
+
+        // The same records re-encoded as format 2 restore to the same states.
+        let binary = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".hyg") {
+            try FileManager.default.copyItem(atPath: directory + "/" + name, toPath: binary + "/" + name)
+        }
+        let journal = try Journal(directory: binary, fsync: .no, replayAfter: 67, minimumLastLSN: 67, logger: Self.logger) { _ in }
+        for record in records {
+            #expect(try journal.append(try JournalEntry(payload: record.payload).encoded()) == record.lsn)
+        }
+        try await journal.waitDurable(107)
+        await journal.close()
+        #expect(try await Self.restore(binary) == before)
+
+        // The upgraded service appends format 2 records to the old journal: restore replays both formats.
+        let shop = try #require(before.keys.min())
+        let events: [MerchantEvent] = [
+            .deliverySeen(delivery: "msg_after_upgrade"), .tierChanged(tier: "pro", monthlyLimit: 5000),
+            .checkoutCreated(checkout: Self.fullCheckout, idempotencyKey: nil, requestHash: nil),
+        ]
+        let reopened = try Restore.run(store: store, logger: Self.logger)
+        var after = reopened.states
+        for event in events {
+            let lsn = try reopened.journal.append(JournalEntry(merchant: shop, event: event).encoded())
+            after[shop]?.apply(event)
+            after[shop]?.appliedLSN = lsn
+        }
+        try await reopened.journal.waitDurable(reopened.journal.lastAssignedLSN)
+        await reopened.journal.close()
+        #expect(after != before)
+        #expect(try await Self.restore(directory) == after)
+        report.binary = 3
+        #expect(try JournalPayloadCheck.run(directory: directory) == report)
+    }
 }
