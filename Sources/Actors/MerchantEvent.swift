@@ -143,13 +143,18 @@ package struct JournalEntry: Hashable, Sendable, Codable {
     /// Anything else is read as format 1 JSON.
     /// - Throws: `JournalEntry.DecodeError`.
     package init(payload: [UInt8]) throws(DecodeError) {
+        try self.init(payload: payload, jsonDecoder: JSONDecoder())
+    }
+
+    /// `init(payload:)` with a decoder for format 1 kept by the caller (replaying many records).
+    init(payload: [UInt8], jsonDecoder: JSONDecoder) throws(DecodeError) {
         if let first = payload.first, first <= 0x08 {
             guard first == BinaryJournalPayload.formatByte else { throw .unsupportedVersion(Int(first)) }
             do { self = try BinaryJournalPayload.decode(payload) } catch { throw .invalid("\(error)") }
             return
         }
         do {
-            self = try JSONDecoder().decode(JournalEntry.self, from: Data(payload))
+            self = try jsonDecoder.decode(JournalEntry.self, from: Data(payload))
         } catch {
             throw .invalid("not a JSON journal entry: \(error)")
         }
