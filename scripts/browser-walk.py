@@ -24,19 +24,16 @@ Markdown table. Exit status 0 only when every check passed; the last line is "br
 Usage: scripts/browser-walk.py [--bin .build/debug/hygge] [--artifacts DIR] [--chromium chromium]
        scripts/browser-walk.py --bench 10 [--shopify-latency-ms 80 --whop-latency-ms 120]
 """
-import argparse, base64, http.server, json, os, re, shutil, signal, socket, socketserver, statistics, subprocess
-import sys, tempfile, threading, time, urllib.error, urllib.request
+import argparse, base64, http.server, json, os, re, shutil, signal, socketserver, statistics, subprocess
+import sys, tempfile, threading, time, urllib.request
 
-SHOP = "hygge-demo.myshopify.com"
-TOKEN = "shpat_sandbox_demo"
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import testlib
 
-passed, failed = [], []
+SHOP, TOKEN = testlib.DEMO_SHOP, testlib.DEMO_SHOPIFY_TOKEN
 
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (f" — {detail}" if detail else ""), flush=True)
-    (passed if ok else failed).append(name)
-    return ok
+checks = testlib.Checks()
+check, passed, failed = checks.check, checks.passed, checks.failed
 
 
 class Stop(Exception):
@@ -48,19 +45,7 @@ def require(name, ok, detail=""):
         raise Stop(name)
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
-def call(method, url, body=None, headers=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+call = testlib.call
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -302,7 +287,7 @@ def admin_prices(base):
     status, body = call("GET", f"{base}/sandbox/shopify/{SHOP}/admin/api/2026-10/products.json",
                         headers={"X-Shopify-Access-Token": TOKEN})
     prices = {}
-    for product in json.loads(body)["products"]:
+    for product in body["products"]:
         for variant in product["variants"]:
             whole, _, cents = variant["price"].partition(".")
             prices[variant["id"]] = int(whole) * 100 + int((cents + "00")[:2])
@@ -312,7 +297,7 @@ def admin_prices(base):
 def orders(base):
     status, body = call("GET", f"{base}/sandbox/shopify/{SHOP}/admin/api/2026-10/orders.json?status=any",
                         headers={"X-Shopify-Access-Token": TOKEN})
-    return json.loads(body).get("orders", []) if status == 200 else []
+    return body.get("orders", []) if status == 200 else []
 
 
 def usd(minor):
@@ -587,12 +572,12 @@ def reopen_walk(browser, base, shot):
         require(f"{label}: Checkout opens the drawer", state == "ready", f"state {state}")
         url = page.eval("document.querySelector('#hygge-drawer iframe').src")
         page.key("Escape")
-        status, body = call("POST", base + "/sandbox/whop/pay", {"purchase_url": url})
+        status, body, _ = testlib.request("POST", base + "/sandbox/whop/pay", {"purchase_url": url})
         require(f"{label}: paid outside the drawer", status == 200, body.decode()[:100])
         chk = created(page)[0]["checkout_id"]
         for _ in range(100):
             status, body = call("GET", f"{base}/api/checkout/{chk}")
-            if json.loads(body).get("status") == "order_synced":
+            if body.get("status") == "order_synced":
                 break
             time.sleep(0.1)
         page.click('button[name="checkout"]')
@@ -712,38 +697,19 @@ def bench(browser, base, store, runs, shopify_ms, whop_ms, shot):
 
 
 def start_server(binary, work, name, env=None):
-    """`hygge serve --sandbox` on a free port with its own data directory; returns (process, base URL)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(os.path.join(work, name + ".log"), "w")
-    server = subprocess.Popen([binary, "serve", "--sandbox", "--port", str(port), "--data-dir",
-                               os.path.join(work, name + "-data")], stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "HYGGE_FSYNC": "no", **(env or {})})
-    log.close()
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
-                return server, base
-        except Exception:
-            if server.poll() is not None:
-                break
-            time.sleep(0.1)
-    stop_server(server)
-    raise Stop(f"{name} never became ready")
-
-
-def stop_server(server):
-    server.terminate()
+    """`hygge serve --sandbox` (HYGGE_FSYNC=no) on a free port, data and log in `work`; a testlib.Hygge."""
     try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill(); server.wait()
+        return testlib.Hygge(binary, os.path.join(work, name + "-data"), os.path.join(work, name + ".log"),
+                             env={"HYGGE_FSYNC": "no", **(env or {})})
+    except testlib.ServerError as error:
+        raise Stop(f"{name} never became ready") from error
 
 
 def limit_walk(browser, binary, work, shot):
     """A merchant whose monthly limit is used up: a clear message and the regular checkout."""
     label = "limit"
-    server, base = start_server(binary, work, "limit-server", {"HYGGE_SANDBOX_MONTHLY_LIMIT": "1"})
+    server = start_server(binary, work, "limit-server", {"HYGGE_SANDBOX_MONTHLY_LIMIT": "1"})
+    base = server.base
     try:
         first = browser.new_page(1280, 900)
         try:
@@ -767,7 +733,7 @@ def limit_walk(browser, binary, work, shot):
         finally:
             page.close()
     finally:
-        stop_server(server)
+        server.stop()
 
 
 def main():
@@ -803,7 +769,8 @@ def main():
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(args.time_limit)
 
-    server, base = start_server(args.bin, work, "server")
+    server = start_server(args.bin, work, "server")
+    base = server.base
     alias = base.replace("127.0.0.1", "localhost")
     browser = None
     try:
@@ -834,7 +801,7 @@ def main():
         signal.alarm(0)
         if browser:
             browser.close()
-        stop_server(server)
+        server.stop()
     if failed:
         for name in sorted(os.listdir(work)):
             if name.endswith(".log"):

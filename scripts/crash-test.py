@@ -13,49 +13,16 @@ paid counter equals the number of paid checkouts.
 
 Usage: scripts/crash-test.py [--cycles 5] [--binary .build/debug/hygge] [--workers 8] [--seed N]
 """
-import argparse, base64, hashlib, hmac, json, os, random, shutil, signal, socket, subprocess, sys, tempfile
-import threading, time, urllib.error, urllib.request, uuid
+import argparse, functools, json, os, random, shutil, sys, tempfile, threading, time, uuid
 
-SHOP = "hygge-demo.myshopify.com"
-TOKEN = "shpat_sandbox_demo"
-SECRET = "ws_sandbox_demo"
-COMPANY = "biz_sandbox_demo"
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import testlib
+
+SHOP, TOKEN, SECRET, COMPANY = testlib.DEMO_SHOP, testlib.DEMO_SHOPIFY_TOKEN, testlib.DEMO_WEBHOOK_SECRET, testlib.DEMO_COMPANY
 ADMIN = "crash-test-admin"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, headers=None, timeout=10):
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw[:1] in (b"{", b"[") else raw)
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw)
-        except ValueError:
-            return error.code, raw
-
-
-def wait_ready(base, process, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode} during start")
-        try:
-            if call("GET", base + "/readyz", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("server never became ready")
+call = functools.partial(testlib.call, timeout=10)
 
 
 class Ledger:
@@ -68,9 +35,7 @@ class Ledger:
 
 
 def signed(webhook_id, body):
-    stamp = str(int(time.time()))
-    mac = hmac.new(SECRET.encode(), f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    return {"webhook-id": webhook_id, "webhook-timestamp": stamp, "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+    return testlib.standard_webhook_headers(SECRET, webhook_id, body)
 
 
 def payment_body(checkout, plan, total):
@@ -119,26 +84,20 @@ def main():
     rng = random.Random(args.seed)
     print(f"crash-test: seed {args.seed}, {args.cycles} cycles, {args.workers} buyers")
     work = tempfile.mkdtemp(prefix="hygge-crash-")
-    upstream_port, port = free_port(), free_port()
-    upstream = f"http://127.0.0.1:{upstream_port}"
+    port = testlib.free_port()  # the server under test comes back on the same port after each crash
     base = f"http://127.0.0.1:{port}"
     logs = open(os.path.join(work, "server.log"), "ab")
-    up = subprocess.Popen([args.binary, "serve", "--sandbox", "--port", str(upstream_port), "--data-dir", os.path.join(work, "upstream")],
-                          stdout=logs, stderr=subprocess.STDOUT)
+    up = testlib.Hygge(args.binary, os.path.join(work, "upstream"), logs)
+    upstream = up.base
     server = None
-    env = dict(os.environ, HYGGE_FSYNC="always", HYGGE_ADMIN_TOKEN=ADMIN,
-               HYGGE_SHOPIFY_BASE_URL=upstream + "/sandbox/shopify/{shop}", HYGGE_WHOP_API_BASE=upstream + "/sandbox/whop/api/v1",
-               HYGGE_SNAPSHOT_INTERVAL="700ms")
+    env = {"HYGGE_FSYNC": "always", "HYGGE_ADMIN_TOKEN": ADMIN, "HYGGE_SHOPIFY_BASE_URL": upstream + "/sandbox/shopify/{shop}",
+           "HYGGE_WHOP_API_BASE": upstream + "/sandbox/whop/api/v1", "HYGGE_SNAPSHOT_INTERVAL": "700ms"}
 
     def start():
-        process = subprocess.Popen([args.binary, "serve", "--sandbox", "--port", str(port), "--data-dir", os.path.join(work, "data")],
-                                   stdout=logs, stderr=subprocess.STDOUT, env=env)
-        wait_ready(base, process)
-        return process
+        return testlib.Hygge(args.binary, os.path.join(work, "data"), logs, port=port, env=env)
 
     failures = []
     try:
-        wait_ready(upstream, up)
         status, products = call("GET", f"{upstream}/sandbox/shopify/{SHOP}/admin/api/2026-10/products.json", headers={"X-Shopify-Access-Token": TOKEN})
         variant = products["products"][0]["variants"][0]["id"]
         ledger = Ledger()
@@ -149,8 +108,7 @@ def main():
             for thread in threads:
                 thread.start()
             time.sleep(rng.uniform(0.5, 2.5))
-            server.send_signal(signal.SIGKILL)
-            server.wait()
+            server.kill()
             stop.set()
             for thread in threads:
                 thread.join(timeout=15)
@@ -172,12 +130,8 @@ def main():
                 break
     finally:
         for process in (server, up):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            if process:
+                process.stop()
         logs.close()
     if failures:
         print("crash-test: FAILED", *failures[:20], f"(logs in {work}, seed {args.seed})", sep="\n  ")

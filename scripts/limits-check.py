@@ -5,31 +5,19 @@ slowloris head (closed within ~20 s), slow body (408 request_timeout after 30 s)
 body (413 payload_too_large), too many cart lines / bad quantity (400 invalid_request), and the server still serving
 normal requests afterwards. Usage: scripts/limits-check.py [path/to/hygge]
 """
-import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, shutil, socket, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import testlib
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/hygge"
-failures = []
+checks = testlib.Checks()
+check, failures = checks.check, checks.failed
 
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (f" — {detail}" if detail else ""))
-    if not ok:
-        failures.append(name)
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-port = free_port()
 data = tempfile.mkdtemp()
-log = open(os.path.join(data, "server.log"), "w")
-server = subprocess.Popen([BIN, "serve", "--sandbox", "--port", str(port), "--data-dir", os.path.join(data, "d")],
-                          stdout=log, stderr=subprocess.STDOUT)
-base = f"http://127.0.0.1:{port}"
+server = testlib.Hygge(BIN, os.path.join(data, "d"), os.path.join(data, "server.log"))
+port, base = server.port, server.base
 try:
-    for _ in range(200):
-        try:
-            if urllib.request.urlopen(base + "/readyz").status == 200: break
-        except Exception: time.sleep(0.1)
-
     def conn():
         s = socket.create_connection(("127.0.0.1", port)); s.settimeout(45); return s
 
@@ -56,11 +44,7 @@ try:
     for t in threads: t.start()
 
     def request(method, path, body=None, headers=None):
-        req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
-        try:
-            r = urllib.request.urlopen(req); return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return testlib.request(method, base + path, body, headers, timeout=None)[:2]
 
     s = conn(); s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
     check("oversized header → 400", s.recv(4096).startswith(b"HTTP/1.1 400"))
@@ -86,11 +70,10 @@ try:
     status, _ = request("GET", "/healthz")
     check("server still healthy", status == 200)
 finally:
-    server.terminate()
-    try: server.wait(timeout=20)
-    except subprocess.TimeoutExpired: server.kill()
-check("SIGTERM → exit 0", server.returncode == 0, f"rc={server.returncode}")
+    rc = server.stop()
+check("SIGTERM → exit 0", rc == 0, f"rc={rc}")
 if failures:
     print(open(os.path.join(data, "server.log")).read()[-3000:])
     sys.exit(1)
+shutil.rmtree(data, ignore_errors=True)
 print("limits: ok")

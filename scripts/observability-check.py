@@ -11,42 +11,25 @@
 - SIGTERM → exit 0.
 Usage: scripts/observability-check.py [path/to/hygge]
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import testlib
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/hygge"
 ADMIN = "obs-admin-" + os.urandom(6).hex()
-failures = []
+checks = testlib.Checks()
+check, failures = checks.check, checks.failed
 
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (f" — {detail}" if detail else ""))
-    if not ok:
-        failures.append(name)
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
-port = free_port()
 tmp = tempfile.mkdtemp(prefix="hygge-obs-")
 log_path = os.path.join(tmp, "server.log")
-log = open(log_path, "w")
-env = dict(os.environ, HYGGE_ADMIN_TOKEN=ADMIN, HYGGE_SNAPSHOT_INTERVAL="1h", LOG_LEVEL="info")
-server = subprocess.Popen([BIN, "serve", "--sandbox", "--port", str(port), "--data-dir", os.path.join(tmp, "data")],
-                          stdout=log, stderr=subprocess.STDOUT, env=env)
-base = f"http://127.0.0.1:{port}"
+server = testlib.Hygge(BIN, os.path.join(tmp, "data"), log_path,
+                       env={"HYGGE_ADMIN_TOKEN": ADMIN, "HYGGE_SNAPSHOT_INTERVAL": "1h", "LOG_LEVEL": "info"})
+base = server.base
 
 
 def request(method, path, body=None, headers=None):
-    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    h = {"Content-Type": "application/json"} if data is not None else {}
-    h.update(headers or {})
-    req = urllib.request.Request(base + path, data=data, method=method, headers=h)
-    try:
-        r = urllib.request.urlopen(req, timeout=30); return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
+    return testlib.request(method, base + path, body, headers)
 
 
 def metrics():
@@ -64,13 +47,6 @@ def series(text, name):
 
 
 try:
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200: break
-        except Exception: time.sleep(0.1)
-    else:
-        raise SystemExit("server never became ready")
-
     # 1. Every metric exists from the start.
     text = metrics()
     wanted = {
@@ -141,11 +117,8 @@ try:
     check("hygge_open_checkouts counts the open checkout", series(text, "hygge_open_checkouts").get("", 0) >= 1,
           str(series(text, "hygge_open_checkouts")))
 finally:
-    server.send_signal(signal.SIGTERM)
-    try: server.wait(timeout=30)
-    except subprocess.TimeoutExpired: server.kill(); server.wait()
-    log.close()
-check("SIGTERM → exit 0", server.returncode == 0, f"rc={server.returncode}")
+    rc = server.stop(timeout=30)
+check("SIGTERM → exit 0", rc == 0, f"rc={rc}")
 
 # 4. The log.
 lines = open(log_path).read().splitlines()

@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import json
 import os
-import time
 import zlib
 
 import schemathesis
+
+import testlib  # scripts/ is on PYTHONPATH (scripts/schemathesis.sh)
 
 DEMO_COMPANY = "biz_sandbox_demo"
 DEMO_SHOP = "hygge-demo.myshopify.com"
@@ -56,11 +57,7 @@ def _sign_standard(case, secret, with_company):
     message_id = str(headers.get("webhook-id") or "msg_schemathesis")[:200] or "msg_schemathesis"
     if not message_id.isprintable() or not message_id.isascii():
         message_id = "msg_schemathesis"
-    stamp = str(int(time.time()))
-    mac = hmac.new(secret.encode(), f"{message_id}.{stamp}.".encode() + raw, hashlib.sha256).digest()
-    headers["webhook-id"] = message_id
-    headers["webhook-timestamp"] = stamp
-    headers["webhook-signature"] = "v1," + base64.b64encode(mac).decode()
+    headers.update(testlib.standard_webhook_headers(secret, message_id, raw))
     case.headers = headers
 
 

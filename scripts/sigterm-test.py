@@ -11,68 +11,36 @@ requests are in flight, and checks:
   - the restarted server stops cleanly too.
 Usage: scripts/sigterm-test.py [path/to/hygge] [--rounds N]
 """
-import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import http.client, json, os, re, shutil, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import testlib
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 BIN = args[0] if args else ".build/debug/hygge"
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
 ADMIN = "sigterm-admin-" + os.urandom(6).hex()
-SHOP = "hygge-demo.myshopify.com"
+SHOP = testlib.DEMO_SHOP
 BUYERS = 16
 STOP_BOUND_S = 30
-failures = []
+checks = testlib.Checks()
+check, failures = checks.check, checks.failed
 
 
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + (f" — {detail}" if detail else ""), flush=True)
-    if not ok:
-        failures.append(name)
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-
-
-class Server:
+class Server(testlib.Hygge):
     def __init__(self, data, log_path):
-        self.port = free_port()
-        self.log_path = log_path
-        self.offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
-        self.log = open(log_path, "a")
-        env = dict(os.environ, HYGGE_ADMIN_TOKEN=ADMIN, HYGGE_FSYNC="always", LOG_LEVEL="info",
-                   HYGGE_SNAPSHOT_INTERVAL="1h", HYGGE_SNAPSHOT_RECORDS="1000000")
-        self.proc = subprocess.Popen([BIN, "serve", "--sandbox", "--port", str(self.port), "--data-dir", data],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.base = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited during start-up (rc={self.proc.returncode}); log: {log_path}")
-            try:
-                if urllib.request.urlopen(self.base + "/readyz", timeout=2).status == 200: return
-            except Exception:
-                time.sleep(0.1)
-        raise SystemExit("server never became ready")
+        super().__init__(BIN, data, log_path, env={"HYGGE_ADMIN_TOKEN": ADMIN, "HYGGE_FSYNC": "always", "LOG_LEVEL": "info",
+                                                   "HYGGE_SNAPSHOT_INTERVAL": "1h", "HYGGE_SNAPSHOT_RECORDS": "1000000"})
 
     def get(self, path, headers=None):
-        req = urllib.request.Request(self.base + path, headers=headers or {})
-        try:
-            r = urllib.request.urlopen(req, timeout=30); return r.status, json.loads(r.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
-
-    def own_log(self):
-        with open(self.log_path) as f:
-            f.seek(self.offset); return f.read()
+        status, body, _ = testlib.request("GET", self.base + path, headers=headers)
+        return status, json.loads(body or b"{}")
 
     def stop(self):
+        """(exit status, seconds from SIGTERM to exit)."""
         t0 = time.time()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_BOUND_S + 30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill(); self.proc.wait()
-        self.log.close()
-        return self.proc.returncode, time.time() - t0
+        rc = super().stop(timeout=STOP_BOUND_S + 30)
+        return rc, time.time() - t0
 
 
 def buyer(server, stop, acked, lock, counters):

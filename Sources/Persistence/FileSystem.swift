@@ -65,6 +65,27 @@ enum FileSystem {
         try result.get()
     }
 
+    /// Writes `count` zero bytes at `offset` with `pwrite(2)` (the file position does not move),
+    /// looping on partial writes and `EINTR`.
+    static func writeZeros(_ fd: Int32, at offset: Int64, count: Int64, what: String) throws(SystemError) {
+        var position = offset
+        let end = offset + count
+        while position < end {
+            let chunk = Int(min(end - position, Int64(FileSystem.zeros.count)))
+            let written = FileSystem.zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, chunk, off_t(position)) }
+            if written < 0 {
+                let code = FileSystem.lastErrno()
+                if code == EINTR { continue }
+                throw SystemError(operation: "pwrite \(what)", errno: code)
+            }
+            if written == 0 { throw SystemError(operation: "pwrite \(what)", errno: EIO) }
+            position += Int64(written)
+        }
+    }
+
+    /// The source buffer of `writeZeros`.
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
+
     /// `fdatasync(2)`.
     static func dataSync(_ fd: Int32, what: String) throws(SystemError) {
         while true {

@@ -38,6 +38,10 @@ package final class Journal: Sendable {
     ///   - fsync: When records become durable.
     ///   - segmentBytesMax: A segment is rotated once appending would take it past this size
     ///     (a segment always holds at least one record).
+    ///   - preallocateBytes: How far ahead of its records the writer zero-fills the active segment
+    ///     (in one write whenever less than a frame header's worth of zeros is left; capped at
+    ///     `segmentBytesMax`), so that fdatasync rarely has to commit a new file size; 0 grows the
+    ///     segment with every write instead (see FORMAT.md, "Preallocation").
     ///   - replayAfter: Only records with a greater LSN are passed to `replay` (the snapshot's LSN).
     ///   - minimumLastLSN: The journal continues after at least this LSN (the snapshot's LSN).
     ///   - logger: Receives the torn-tail warning and writer errors.
@@ -46,6 +50,7 @@ package final class Journal: Sendable {
         directory: String,
         fsync: FsyncPolicy,
         segmentBytesMax: Int = 64 << 20,
+        preallocateBytes: Int = 1 << 20,
         replayAfter: UInt64 = 0,
         minimumLastLSN: UInt64 = 0,
         logger: Logger,
@@ -87,6 +92,7 @@ package final class Journal: Sendable {
         let segmentFirstLSN: UInt64
         let segmentBytes: Int64
         let segmentRecords: Int
+        let segmentFileSize: Int64
         do throws(SystemError) {
             if let last = segments.last, last.file.firstLSN &+ UInt64(last.recordCount) == nextLSN {
                 fd = try FileSystem.openFile(last.file.path, flags: O_WRONLY)
@@ -99,16 +105,22 @@ package final class Journal: Sendable {
                 segmentFirstLSN = last.file.firstLSN
                 segmentBytes = last.validEnd
                 segmentRecords = last.recordCount
+                // Zeros preallocated before a crash stay; the writer fills them.
+                segmentFileSize = last.fileSize
             } else {
                 if let last = segments.last, last.recordCount == 0 {
                     // A record-less segment that the next LSN does not continue holds nothing:
                     // remove it rather than leave an empty segment in front of the gap.
                     try FileSystem.removeFile(last.file.path)
+                } else if let last = segments.last, last.fileSize > last.validEnd {
+                    // It becomes a closed segment: cut its preallocated zeros, as rotation does.
+                    try FileSystem.truncateFile(last.file.path, length: last.validEnd)
                 }
                 fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
                 segmentFirstLSN = nextLSN
                 segmentBytes = Int64(JournalFormat.segmentHeaderSize)
                 segmentRecords = 0
+                segmentFileSize = segmentBytes
             }
         } catch {
             throw JournalError(error)
@@ -118,13 +130,16 @@ package final class Journal: Sendable {
             journalDirectory: journalDirectory,
             policy: fsync,
             segmentBytesMax: Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize)),
+            preallocateBytes: Int64(max(preallocateBytes, 0)),
             nextLSN: nextLSN,
             segmentFirstLSN: segmentFirstLSN,
             segmentBytes: segmentBytes,
             segmentRecords: segmentRecords,
             logger: logger
         )
-        JournalWriter.start(shared: self.shared, fd: fd, segmentFirstLSN: segmentFirstLSN)
+        JournalWriter.start(
+            shared: self.shared, fd: fd, segmentFirstLSN: segmentFirstLSN, dataEnd: segmentBytes,
+            fileSize: segmentFileSize)
     }
 
     deinit {
@@ -239,8 +254,11 @@ enum WriterItem {
 struct DurabilityWaiter {
     /// The LSN it waits for.
     var lsn: UInt64
-    /// Resumed once `lsn` is durable, or with the error that prevents it.
-    var continuation: CheckedContinuation<Void, any Error>
+    /// Resumed once `lsn` is durable, or with the error that prevents it. Unsafe (not checked):
+    /// a checked continuation allocates a box per wait, one heap allocation per record on the
+    /// hot path; every waiter is resumed exactly once because it is removed from
+    /// `JournalState.waiters` under the lock before it is resumed.
+    var continuation: UnsafeContinuation<Void, any Error>
 }
 
 /// A `rotate` caller, blocked until the writer has started the segment at `firstLSN`.
@@ -343,6 +361,8 @@ final class JournalShared: Sendable {
     let policy: FsyncPolicy
     /// Rotation threshold.
     let segmentBytesMax: Int64
+    /// Zero-fill step of the active segment (0: no preallocation).
+    let preallocateBytes: Int64
     /// Shared state.
     let state: Mutex<JournalState>
     /// Wakes the writer (a counting semaphore, so a signal sent before it waits is not lost).
@@ -359,6 +379,7 @@ final class JournalShared: Sendable {
         journalDirectory: String,
         policy: FsyncPolicy,
         segmentBytesMax: Int64,
+        preallocateBytes: Int64,
         nextLSN: UInt64,
         segmentFirstLSN: UInt64,
         segmentBytes: Int64,
@@ -368,6 +389,7 @@ final class JournalShared: Sendable {
         self.journalDirectory = journalDirectory
         self.policy = policy
         self.segmentBytesMax = segmentBytesMax
+        self.preallocateBytes = preallocateBytes
         self.logger = logger
         self.fsyncTimer = Metrics.Timer(label: "hygge_journal_fsync_seconds")
         self.batchRecorder = Recorder(label: "hygge_journal_batch_records", aggregate: true)
@@ -422,7 +444,7 @@ final class JournalShared: Sendable {
 
     /// See `Journal.waitDurable`.
     func waitDurable(_ lsn: UInt64) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             let outcome: Result<Void, JournalError>? = self.state.withLock { state in
                 if let error = state.error { return .failure(error) }
                 if lsn <= state.durableLSN { return .success(()) }

@@ -157,6 +157,31 @@ enum JournalFormat {
         var validEnd: Int
         /// Why parsing stopped before the end of the buffer, if it did.
         var failure: Failure?
+        /// The records end in preallocated space: at least one all-zero frame header, and only
+        /// zero bytes from there to the end of the buffer (not a failure).
+        var zeroTail = false
+    }
+
+    /// Whether the bytes from `offset` to the end are preallocated, never-written space: at least
+    /// a whole frame header's worth (16 bytes; no real frame header is all zeros, because LSNs
+    /// start at 1) and nothing but zeros. A shorter zero remainder stays an incomplete header
+    /// (a torn tail), as it was before segments were preallocated.
+    static func isPreallocatedTail(_ buffer: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        guard buffer.count - offset >= JournalFormat.frameHeaderSize else { return false }
+        // The frame header first: real data fails here at once.
+        guard Binary.readUInt64(buffer, at: offset) == 0, Binary.readUInt64(buffer, at: offset + 8) == 0 else {
+            return false
+        }
+        var position = offset + JournalFormat.frameHeaderSize
+        while buffer.count - position >= 8 {
+            if buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self) != 0 { return false }
+            position += 8
+        }
+        while position < buffer.count {
+            if buffer[position] != 0 { return false }
+            position += 1
+        }
+        return true
     }
 
     /// Parses the records after the header. The first must have `firstLSN`, and each next one the
@@ -170,6 +195,10 @@ enum JournalFormat {
         var offset = JournalFormat.segmentHeaderSize
         var expected = firstLSN
         while offset < buffer.count {
+            if JournalFormat.isPreallocatedTail(buffer, from: offset) {
+                result.zeroTail = true
+                return result
+            }
             switch JournalFormat.checkFrame(buffer, at: offset) {
             case .valid(let lsn, let length):
                 guard lsn == expected else {

@@ -37,6 +37,11 @@ final class JournalWriter {
     private let shared: JournalShared
     private var fd: Int32
     private var segmentFirstLSN: UInt64
+    /// Offset in the active segment where the next record goes (the end of the valid records).
+    private var dataEnd: Int64
+    /// The active segment's size: bytes from `dataEnd` up to here are zeros that the writer wrote
+    /// (preallocated), so an fdatasync of records written there changes no file size.
+    private var zeroedEnd: Int64
     /// Written but not yet fdatasync'ed data exists (everysec / no).
     private var unsynced = false
     /// When the last fdatasync finished (DispatchTime uptime nanoseconds).
@@ -50,17 +55,21 @@ final class JournalWriter {
     /// When the writer ran out of work (nil: it has work); bounds the spin before sleeping.
     private var spinStart: UInt64?
 
-    private init(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64) {
+    private init(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64, dataEnd: Int64, fileSize: Int64) {
         self.shared = shared
         self.fd = fd
         self.segmentFirstLSN = segmentFirstLSN
+        self.dataEnd = dataEnd
+        self.zeroedEnd = max(fileSize, dataEnd)
         self.lastSyncNanos = DispatchTime.now().uptimeNanoseconds
     }
 
-    /// Starts the writer thread for `shared`, writing to `fd` (positioned at the end of the segment).
-    static func start(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64) {
+    /// Starts the writer thread for `shared`, writing to `fd`, positioned at `dataEnd` (the end of
+    /// the segment's valid records); everything from there to `fileSize` must be zeros.
+    static func start(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64, dataEnd: Int64, fileSize: Int64) {
         let thread = Thread {
-            let writer = JournalWriter(shared: shared, fd: fd, segmentFirstLSN: segmentFirstLSN)
+            let writer = JournalWriter(
+                shared: shared, fd: fd, segmentFirstLSN: segmentFirstLSN, dataEnd: dataEnd, fileSize: fileSize)
             writer.run()
         }
         thread.name = "hygge-journal-writer"
@@ -168,6 +177,41 @@ final class JournalWriter {
         }
     }
 
+    /// Zero-fills the active segment ahead of the records (PostgreSQL does the same with its WAL
+    /// files): when the next `bytes` would not leave at least a frame header's worth of zeros before
+    /// the end of the file, writes zeros from the current end to `preallocateBytes` past the records
+    /// (capped at the segment size limit). The fdatasync that follows commits the new size once;
+    /// the fdatasyncs of the next megabyte of records then write data only — on a growing file
+    /// every fdatasync also persists the size change (an ext4 journal commit, or on ext4 without a
+    /// journal, as on the benchmark VM, a synchronous inode write). The zeros are
+    /// written, not `fallocate`d: unwritten extents would make each first write to them a metadata
+    /// change again. The reader treats all-zero space after the last record as the end of the log.
+    private func preallocate(for bytes: Int) throws(SystemError) {
+        let needed = self.dataEnd + Int64(bytes) + Int64(JournalFormat.frameHeaderSize)
+        guard self.shared.preallocateBytes > 0, needed > self.zeroedEnd else { return }
+        let target = max(needed, min(needed + self.shared.preallocateBytes, self.shared.segmentBytesMax))
+        try FileSystem.writeZeros(
+            self.fd, at: self.zeroedEnd, count: target - self.zeroedEnd,
+            what: JournalFormat.segmentName(firstLSN: self.segmentFirstLSN))
+        self.zeroedEnd = target
+    }
+
+    /// Cuts the preallocated zeros off the active segment (before it is closed) and fsyncs it, so a
+    /// closed segment ends at its last record.
+    private func trimAndSync() throws(SystemError) {
+        let name = JournalFormat.segmentName(firstLSN: self.segmentFirstLSN)
+        if self.zeroedEnd > self.dataEnd {
+            try FileSystem.truncate(self.fd, length: self.dataEnd, what: name)
+            self.zeroedEnd = self.dataEnd
+            try FileSystem.fullSync(self.fd, what: name)
+            self.lastSyncNanos = DispatchTime.now().uptimeNanoseconds
+            self.unsynced = false
+            self.shared.state.withLock { $0.fsyncCount += 1 }
+        } else {
+            try self.sync()
+        }
+    }
+
     /// fdatasyncs the active segment, timing it and counting it.
     private func sync() throws(SystemError) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -183,9 +227,11 @@ final class JournalWriter {
     /// Writes one chunk, makes it durable per the policy, and resumes the waiters it satisfies.
     private func write(_ chunk: PendingChunk) {
         do {
+            try self.preallocate(for: chunk.bytes.count)
             try FileSystem.writeAll(
                 self.fd, chunk.bytes, what: JournalFormat.segmentName(firstLSN: self.segmentFirstLSN)
             )
+            self.dataEnd += Int64(chunk.bytes.count)
             self.unsynced = true
             switch self.shared.policy {
             case .always:
@@ -217,13 +263,15 @@ final class JournalWriter {
     /// Finishes the active segment (fdatasync, close) and starts the one at `firstLSN`.
     private func startSegment(firstLSN: UInt64) {
         do {
-            try self.sync()
+            try self.trimAndSync()
             FileSystem.closeFile(self.fd)
             self.fd = -1
             self.fd = try JournalWriter.createSegment(
                 journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN
             )
             self.segmentFirstLSN = firstLSN
+            self.dataEnd = Int64(JournalFormat.segmentHeaderSize)
+            self.zeroedEnd = self.dataEnd
         } catch {
             self.fail(JournalError(error))
             return
@@ -259,7 +307,7 @@ final class JournalWriter {
         let failed = self.shared.state.withLock { $0.error != nil }
         if !failed, self.fd >= 0 {
             do {
-                try self.sync()
+                try self.trimAndSync()
             } catch {
                 self.fail(JournalError(error))
             }

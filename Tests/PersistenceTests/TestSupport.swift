@@ -127,13 +127,15 @@ func readUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
     bytes[offset..<(offset + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
 }
 
-/// Byte ranges of each record frame in a segment file (parsed independently of the library).
+/// Byte ranges of each record frame in a segment file (parsed independently of the library; stops at
+/// a frame with LSN 0, i.e. at preallocated zeros).
 func frameRanges(_ bytes: [UInt8]) -> [Range<Int>] {
     var ranges: [Range<Int>] = []
     var offset = 16
     while offset + 16 <= bytes.count {
         let length = Int(readUInt32(bytes, at: offset))
-        guard offset + 16 + length <= bytes.count else { break }
+        // LSN 0 never occurs: an all-zero header is preallocated space after the last record.
+        guard readUInt64(bytes, at: offset + 8) != 0, offset + 16 + length <= bytes.count else { break }
         ranges.append(offset..<(offset + 16 + length))
         offset += 16 + length
     }

@@ -14,7 +14,10 @@ Usage: scripts/bench/hygge-bench.py ratios|flow|memory
 env: HYGGE_BIN (.build/release/hygge), CLIENTS (50), SECONDS_EACH (20), MERCHANTS (10000), CHECKOUTS (100000),
      OUT (artifacts/bench), HYGGE_BENCH_LOG_LEVEL (info: the request log is written, as in production)
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+import testlib
 
 BIN = os.environ.get("HYGGE_BIN", ".build/release/hygge")
 CLIENTS = int(os.environ.get("CLIENTS", "50"))
@@ -27,43 +30,30 @@ BENCH_DIR = os.environ.get("BENCH_DIR", os.path.join(os.getcwd(), ".bench-data")
 os.makedirs(OUT, exist_ok=True)
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+class Server(testlib.Hygge):
+    """A testlib.Hygge with its data and log in a directory of its own under BENCH_DIR, removed on stop."""
 
-
-class Server:
     def __init__(self, fsync="always", extra_env=None):
-        self.port = free_port()
         os.makedirs(BENCH_DIR, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix="hygge-bench-", dir=BENCH_DIR)
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
-        env = dict(os.environ, HYGGE_FSYNC=fsync, HYGGE_ADMIN_TOKEN="bench", LOG_LEVEL=LOG_LEVEL, **(extra_env or {}))
-        self.proc = subprocess.Popen([BIN, "serve", "--sandbox", "--port", str(self.port), "--data-dir",
-                                      os.path.join(self.dir, "data")], stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(self.url + "/readyz", timeout=2).status == 200: return
-            except Exception:
-                time.sleep(0.1)
-        raise SystemExit("server never became ready")
+        super().__init__(BIN, os.path.join(self.dir, "data"), os.path.join(self.dir, "server.log"),
+                         env={"HYGGE_FSYNC": fsync, "HYGGE_ADMIN_TOKEN": "bench", "LOG_LEVEL": LOG_LEVEL, **(extra_env or {})})
+        self.url = self.base
 
     def rss_kib(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
             if line.startswith("VmRSS:"): return int(line.split()[1])
 
     def post(self, path, body, timeout=3600):
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": "Bearer bench"})
-        return json.loads(urllib.request.urlopen(req, timeout=timeout).read())
+        status, reply = testlib.call("POST", self.url + path, body, {"Authorization": "Bearer bench"}, timeout)
+        if status // 100 != 2:
+            raise SystemExit(f"POST {path} answered {status}: {reply!r}")
+        return reply
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try: self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
-        self.log.close()
+        rc = super().stop(timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
-        return self.proc.returncode
+        return rc
 
 
 def loadtest(url, *args):
