@@ -69,11 +69,6 @@ package actor MerchantActor {
     /// Live reservations per month, kept in step with `state.reserved` by `commit`. The monthly-limit check runs
     /// on every get-plan, and counting `state.reserved` there costs O(live reservations) — thousands under load.
     private var reservationsByMonth: [String: Int]
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
 
     /// Wraps a restored or new state.
     package init(state: MerchantState, environment: MerchantEnvironment) {
@@ -102,12 +97,7 @@ package actor MerchantActor {
     private func commit(_ events: [MerchantEvent]) throws(HyggeError) -> UInt64 {
         var lsn = self.state.appliedLSN
         for event in events {
-            let payload: [UInt8]
-            do {
-                payload = Array(try self.encoder.encode(JournalEntry(merchant: self.id, event: event)))
-            } catch {
-                throw .internalError
-            }
+            let payload = JournalEntry(merchant: self.id, event: event).encoded()
             do {
                 lsn = try self.environment.journal.append(payload)
             } catch {

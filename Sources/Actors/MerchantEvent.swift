@@ -1,5 +1,10 @@
-/// Everything that changes a merchant, as journaled. The journal payload is `JournalEntry` as JSON
-/// (`{"v":1,"m":"<shop>","e":{"<case>":{…}}}`); see `Sources/Persistence/FORMAT.md` and the README.
+import Foundation
+
+/// Everything that changes a merchant, as journaled. The journal payload is `JournalEntry` in payload format 2
+/// (binary, `JournalEntry+Binary.swift`; each case has a stable `Tag`), and journals written before it hold format 1
+/// (JSON, `{"v":1,"m":"<shop>","e":{"<case>":{…}}}`), still read; see `Sources/Persistence/FORMAT.md`, "Journal record
+/// payload". A new case needs a new `Tag`, its fields in both switches of `JournalEntry+Binary.swift` and FORMAT.md,
+/// and a sample in `JournalPayloadTests`.
 ///
 /// Events carry every input their `apply` needs (time included), so replay is deterministic.
 package enum MerchantEvent: Hashable, Sendable, Codable {
@@ -65,9 +70,31 @@ package enum MerchantEvent: Hashable, Sendable, Codable {
 }
 
 /// One journal record's payload: which merchant, which event, and the payload format version.
+///
+/// `encoded()` writes format 2 (binary); `init(payload:)` reads format 2 and format 1 (JSON). The synthesized
+/// `Codable` conformance is format 1, and what `hygge journal dump` prints for records of either format.
 package struct JournalEntry: Hashable, Sendable, Codable {
-    /// Payload format version; bump on incompatible change and keep decoding old versions.
-    package static let currentVersion = 1
+    /// The payload formats, told apart by the first byte (FORMAT.md, "Journal record payload").
+    package enum Format: Int, Sendable, CaseIterable {
+        /// Format 1: JSON starting with `{` (`v` is 1). Read only; `encoded(format: .json)` still writes it.
+        case json = 1
+        /// Format 2: binary, starting with the byte `0x02`. Written since issue 10's profiling.
+        case binary = 2
+
+        /// What `MerchantActor`, `MerchantRegistry` and the CLI write.
+        package static let current = Format.binary
+
+        /// `json` or `binary` (CLI options, benchmark reports).
+        package var name: String {
+            switch self {
+            case .json: "json"
+            case .binary: "binary"
+            }
+        }
+    }
+
+    /// Payload format version of entries made here (`Format.current`); a decoded entry keeps its payload's.
+    package static let currentVersion = Format.current.rawValue
     package var v: Int
     package var m: MerchantID
     package var e: MerchantEvent
@@ -76,6 +103,75 @@ package struct JournalEntry: Hashable, Sendable, Codable {
         self.v = Self.currentVersion
         self.m = merchant
         self.e = event
+    }
+
+    /// Why a payload does not decode (`Restorer.apply` reports it with the record's LSN).
+    package enum DecodeError: Error, Equatable, CustomStringConvertible {
+        /// A binary payload whose first byte (`0x00`–`0x08`) is a format this version does not read, or JSON whose
+        /// `v` is not 1.
+        case unsupportedVersion(Int)
+        /// Malformed: not JSON of a `JournalEntry`, or a format 2 payload that is truncated, has an unknown tag,
+        /// a bad flag, mode or index, or bytes after the event.
+        case invalid(String)
+
+        package var description: String {
+            switch self {
+            case .unsupportedVersion(let version): "unsupported payload version \(version)"
+            case .invalid(let reason): "invalid payload: \(reason)"
+            }
+        }
+    }
+
+    /// The record payload in the current format (binary, format 2). The one place that decides what is written.
+    package func encoded() -> [UInt8] { BinaryJournalPayload.encode(self) }
+
+    /// The record payload in `format`; JSON (format 1, sorted keys) always says `"v":1`.
+    package func encoded(format: Format) throws -> [UInt8] {
+        switch format {
+        case .binary:
+            return BinaryJournalPayload.encode(self)
+        case .json:
+            var entry = self
+            entry.v = Format.json.rawValue
+            return Array(try Self.jsonEncoder.encode(entry))
+        }
+    }
+
+    /// Decodes a record payload of either format.
+    ///
+    /// A first byte `0x00`–`0x08` (never the start of JSON) is a binary format version; `0x02` is format 2.
+    /// Anything else is read as format 1 JSON.
+    /// - Throws: `JournalEntry.DecodeError`.
+    package init(payload: [UInt8]) throws(DecodeError) {
+        try self.init(payload: payload, jsonDecoder: JSONDecoder())
+    }
+
+    /// `init(payload:)` with a decoder for format 1 kept by the caller (replaying many records).
+    init(payload: [UInt8], jsonDecoder: JSONDecoder) throws(DecodeError) {
+        if let first = payload.first, first <= 0x08 {
+            guard first == BinaryJournalPayload.formatByte else { throw .unsupportedVersion(Int(first)) }
+            do { self = try BinaryJournalPayload.decode(payload) } catch { throw .invalid("\(error)") }
+            return
+        }
+        do {
+            self = try jsonDecoder.decode(JournalEntry.self, from: Data(payload))
+        } catch {
+            throw .invalid("not a JSON journal entry: \(error)")
+        }
+        guard self.v == Format.json.rawValue else { throw .unsupportedVersion(self.v) }
+    }
+
+    /// One line of JSON (format 1's shape with this entry's `v`, sorted keys) for `hygge journal dump`; sealed
+    /// values appear as base64 of the sealed box, never opened.
+    package func displayJSON() throws -> String {
+        String(decoding: try Self.jsonEncoder.encode(self), as: UTF8.self)
+    }
+
+    /// Sorted keys, as `MerchantActor` wrote format 1.
+    private static var jsonEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
     }
 }
 

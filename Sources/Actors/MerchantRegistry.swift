@@ -83,7 +83,7 @@ package final class MerchantRegistry: Sendable {
             do {
                 let wrapped = try Vault.wrap(Vault.newDataKey(), for: id, master: self.environment.master)
                 let event = MerchantEvent.created(dataKey: wrapped, at: now)
-                let payload = Array(try JSONEncoder().encode(JournalEntry(merchant: id, event: event)))
+                let payload = JournalEntry(merchant: id, event: event).encoded()
                 let lsn = try self.environment.journal.append(payload)
                 var state = MerchantState(id: id, dataKey: wrapped, createdAt: now)
                 state.appliedLSN = lsn

@@ -59,7 +59,16 @@ enum BinarySnapshotBody {
 
     // MARK: Decoding
 
+    /// - Throws: `RestoreError.invalidSnapshot` (`binary body: …`) for any malformed body.
     static func decode(_ bytes: [UInt8]) throws -> RegistrySnapshot {
+        do {
+            return try Self.decodeUnwrapped(bytes)
+        } catch let error as BinaryFormatError {
+            throw Self.invalid(error.reason)
+        }
+    }
+
+    private static func decodeUnwrapped(_ bytes: [UInt8]) throws -> RegistrySnapshot {
         try bytes.withUnsafeBytes { buffer throws -> RegistrySnapshot in
             guard buffer.count >= 16, Self.isBinary(bytes) else { throw Self.invalid("shorter than its header") }
             let version = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
@@ -119,6 +128,18 @@ enum BinarySnapshotBody {
 
 // MARK: - Primitive writer and reader
 
+/// A malformed binary snapshot block or journal payload: what `BodyReader` and the block codecs throw. The snapshot
+/// body decoder reports it as `RestoreError.invalidSnapshot`, the journal payload decoder as
+/// `RestoreError.invalidRecord`.
+struct BinaryFormatError: Error, CustomStringConvertible {
+    /// What is wrong, and where (a byte offset).
+    var reason: String
+
+    init(_ reason: String) { self.reason = reason }
+
+    var description: String { self.reason }
+}
+
 struct BodyWriter {
     var bytes: [UInt8] = []
 
@@ -166,7 +187,7 @@ struct BodyReader {
 
     var remaining: Int { self.end - self.offset }
 
-    func truncated() -> RestoreError { BinarySnapshotBody.invalid("truncated at offset \(self.offset)") }
+    func truncated() -> BinaryFormatError { BinaryFormatError("truncated at offset \(self.offset)") }
 
     mutating func byte() throws -> UInt8 {
         guard self.offset < self.end else { throw self.truncated() }
@@ -182,7 +203,7 @@ struct BodyReader {
             guard self.offset < self.end else { throw self.truncated() }
             let byte = self.buffer[self.offset]
             self.offset += 1
-            if shift == 63, byte > 1 { throw BinarySnapshotBody.invalid("varint overflow at offset \(self.offset)") }
+            if shift == 63, byte > 1 { throw BinaryFormatError("varint overflow at offset \(self.offset)") }
             result |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { return result }
             shift += 7
@@ -200,7 +221,7 @@ struct BodyReader {
     mutating func count() throws -> Int {
         let value = try self.varint()
         guard value <= UInt64(self.remaining) else {
-            throw BinarySnapshotBody.invalid("count \(value) exceeds the \(self.remaining) bytes left at offset \(self.offset)")
+            throw BinaryFormatError("count \(value) exceeds the \(self.remaining) bytes left at offset \(self.offset)")
         }
         return Int(value)
     }
@@ -276,9 +297,7 @@ struct MerchantEncoder {
         var encoder = MerchantEncoder()
         encoder.state(state)
         var block = BodyWriter()
-        block.count(encoder.strings.count)
-        for string in encoder.strings { block.raw(string) }
-        block.bytes.append(contentsOf: encoder.out.bytes)
+        encoder.appendBlock(to: &block)
         return block.bytes
     }
 
@@ -477,18 +496,7 @@ struct MerchantEncoder {
         if let parked = state.parkedRefunds {
             self.out.byte(1)
             self.out.count(parked.count)
-            for refund in parked {
-                self.id(refund.refundID)
-                self.id(refund.paymentID)
-                if let amount = refund.amountText {
-                    self.out.byte(1)
-                    self.out.raw(amount)
-                } else {
-                    self.out.byte(0)
-                }
-                self.id(refund.delivery)
-                self.out.int(refund.at.milliseconds &- state.createdAt.milliseconds)
-            }
+            for refund in parked { self.parkedRefund(refund, base: state.createdAt) }
         }
     }
 
@@ -529,21 +537,7 @@ struct MerchantEncoder {
         self.out.int(checkout.total.amount)
         self.intern(checkout.total.currency)
         if let email = checkout.email { self.out.raw(email) }
-        if let plan = checkout.plan {
-            self.id(plan.planID)
-            if let configuration = plan.checkoutConfigurationID { self.id(configuration) }
-            // The purchase URL usually ends with the configuration (or plan) id: store the prefix only.
-            if let configuration = plan.checkoutConfigurationID, let prefix = Self.prefix(of: plan.purchaseURL, before: configuration) {
-                self.out.byte(1)
-                self.intern(prefix)
-            } else if let prefix = Self.prefix(of: plan.purchaseURL, before: plan.planID) {
-                self.out.byte(2)
-                self.intern(prefix)
-            } else {
-                self.out.byte(0)
-                self.out.raw(plan.purchaseURL)
-            }
-        }
+        if let plan = checkout.plan { self.plan(plan) }
         if let month = checkout.reservedMonth { self.intern(month) }
         if let payment = checkout.paymentID { self.id(payment) }
         if let paidAt = checkout.paidAt { self.out.int(paidAt.milliseconds &- created) }
@@ -575,6 +569,46 @@ struct MerchantEncoder {
         }
     }
 
+    /// A plan: planID id, [configuration id] (the caller records whether it is present), purchase URL mode u8 and
+    /// the URL (0 `str` / 1 idx prefix + configuration id / 2 idx prefix + planID).
+    mutating func plan(_ plan: WhopPlan) {
+        self.id(plan.planID)
+        if let configuration = plan.checkoutConfigurationID { self.id(configuration) }
+        // The purchase URL usually ends with the configuration (or plan) id: store the prefix only.
+        if let configuration = plan.checkoutConfigurationID, let prefix = Self.prefix(of: plan.purchaseURL, before: configuration) {
+            self.out.byte(1)
+            self.intern(prefix)
+        } else if let prefix = Self.prefix(of: plan.purchaseURL, before: plan.planID) {
+            self.out.byte(2)
+            self.intern(prefix)
+        } else {
+            self.out.byte(0)
+            self.out.raw(plan.purchaseURL)
+        }
+    }
+
+    /// A parked refund: refundID id, paymentID id, amount mode u8 (0 none / 1 `str`), delivery id, at zz delta from
+    /// `base`.
+    mutating func parkedRefund(_ refund: ParkedRefund, base: Timestamp) {
+        self.id(refund.refundID)
+        self.id(refund.paymentID)
+        if let amount = refund.amountText {
+            self.out.byte(1)
+            self.out.raw(amount)
+        } else {
+            self.out.byte(0)
+        }
+        self.id(refund.delivery)
+        self.out.int(refund.at.milliseconds &- base.milliseconds)
+    }
+
+    /// Appends the string table and then the fields written so far (a block: what `MerchantDecoder` reads).
+    func appendBlock(to writer: inout BodyWriter) {
+        writer.count(self.strings.count)
+        for string in self.strings { writer.raw(string) }
+        writer.bytes.append(contentsOf: self.out.bytes)
+    }
+
     /// `text` minus `suffix` when `text` is a non-empty prefix followed by exactly the bytes of `suffix`.
     static func prefix(of text: String, before suffix: String) -> String? {
         let count = suffix.utf8.count
@@ -594,7 +628,7 @@ struct MerchantDecoder {
     mutating func interned() throws -> String {
         let index = try self.reader.varint()
         guard index < UInt64(self.strings.count) else {
-            throw BinarySnapshotBody.invalid("string index \(index) outside the table of \(self.strings.count)")
+            throw BinaryFormatError("string index \(index) outside the table of \(self.strings.count)")
         }
         return self.strings[Int(index)]
     }
@@ -603,7 +637,7 @@ struct MerchantDecoder {
         let head = try self.reader.varint()
         if head == 0 { return try self.reader.raw() }
         guard head <= UInt64(self.strings.count) else {
-            throw BinarySnapshotBody.invalid("id prefix \(head - 1) outside the table of \(self.strings.count)")
+            throw BinaryFormatError("id prefix \(head - 1) outside the table of \(self.strings.count)")
         }
         let prefix = self.strings[Int(head - 1)]
         let bytes = try self.reader.take(try self.reader.count())
@@ -629,7 +663,7 @@ struct MerchantDecoder {
         let position = try self.reader.varint()
         if position == 0 { return CheckoutID(try self.id()) }
         guard position <= UInt64(self.ids.count) else {
-            throw BinarySnapshotBody.invalid("checkout reference \(position - 1) outside the \(self.ids.count) checkouts")
+            throw BinaryFormatError("checkout reference \(position - 1) outside the \(self.ids.count) checkouts")
         }
         return self.ids[Int(position - 1)]
     }
@@ -639,7 +673,7 @@ struct MerchantDecoder {
         let position = try self.reader.varint()
         if position == 0 { return (CheckoutID(try self.id()), nil) }
         guard position <= UInt64(self.ids.count) else {
-            throw BinarySnapshotBody.invalid("checkout reference \(position - 1) outside the \(self.ids.count) checkouts")
+            throw BinaryFormatError("checkout reference \(position - 1) outside the \(self.ids.count) checkouts")
         }
         return (self.ids[Int(position - 1)], Int(position - 1))
     }
@@ -653,10 +687,45 @@ struct MerchantDecoder {
 
     mutating func sealed() throws -> SealedValue { SealedValue(combined: try self.reader.data()) }
 
-    mutating func decode() throws -> MerchantState {
+    /// Reads the block's string table (what `MerchantEncoder.appendBlock` writes first).
+    mutating func stringTable() throws {
         let tableCount = try self.reader.count()
         self.strings.reserveCapacity(tableCount)
         for _ in 0..<tableCount { self.strings.append(try self.reader.raw()) }
+    }
+
+    /// A plan written by `MerchantEncoder.plan`.
+    mutating func plan(hasConfiguration: Bool) throws -> WhopPlan {
+        let planID = try self.id()
+        let configuration: String? = try hasConfiguration ? self.id() : nil
+        let url: String
+        switch (try self.reader.byte(), configuration) {
+        case (0, _): url = try self.reader.raw()
+        case (1, let configuration?): url = try self.interned() + configuration
+        case (2, _): url = try self.interned() + planID
+        case (let mode, _): throw BinaryFormatError("bad purchase URL mode \(mode)")
+        }
+        return WhopPlan(planID: planID, checkoutConfigurationID: configuration, purchaseURL: url)
+    }
+
+    /// A parked refund written by `MerchantEncoder.parkedRefund` with the same `base`.
+    mutating func parkedRefund(base: Int64) throws -> ParkedRefund {
+        let refund = try self.id()
+        let payment = try self.id()
+        let amount: String?
+        switch try self.reader.byte() {
+        case 0: amount = nil
+        case 1: amount = try self.reader.raw()
+        case let other: throw BinaryFormatError("bad parked-refund amount mode \(other)")
+        }
+        let delivery = try self.id()
+        let at = try base &+ self.reader.int64()
+        return ParkedRefund(
+            refundID: refund, paymentID: payment, amountText: amount, delivery: delivery, at: Timestamp(milliseconds: at))
+    }
+
+    mutating func decode() throws -> MerchantState {
+        try self.stringTable()
 
         let id = MerchantID(try self.reader.raw())
         let appliedLSN = try self.reader.varint()
@@ -664,7 +733,7 @@ struct MerchantDecoder {
         var state = MerchantState(id: id, dataKey: try self.sealed(), createdAt: Timestamp(milliseconds: createdAt))
         state.appliedLSN = appliedLSN
         let flags = try self.reader.varint()
-        guard flags & ~MerchantBit.all == 0 else { throw BinarySnapshotBody.invalid("unknown merchant flags \(flags)") }
+        guard flags & ~MerchantBit.all == 0 else { throw BinaryFormatError("unknown merchant flags \(flags)") }
         state.installed = flags & MerchantBit.installed != 0
         state.webhookReceived = flags & MerchantBit.webhookReceived != 0
         if flags & MerchantBit.scopes != 0 { state.scopes = try self.reader.raw() }
@@ -704,9 +773,9 @@ struct MerchantDecoder {
             case (0, _): key = try self.id()
             case (1, let plan?): key = plan.planID
             case (2, let plan?):
-                guard let configuration = plan.checkoutConfigurationID else { throw BinarySnapshotBody.invalid("plan key mode 2 without a configuration") }
+                guard let configuration = plan.checkoutConfigurationID else { throw BinaryFormatError("plan key mode 2 without a configuration") }
                 key = configuration
-            default: throw BinarySnapshotBody.invalid("bad plan index mode \(mode)")
+            default: throw BinaryFormatError("bad plan index mode \(mode)")
             }
             planIndex[key] = checkout
         }
@@ -745,7 +814,7 @@ struct MerchantDecoder {
             switch try self.reader.byte() {
             case 0: kind = .payment
             case 1: kind = .refund
-            case let other: throw BinarySnapshotBody.invalid("bad ledger kind \(other)")
+            case let other: throw BinaryFormatError("bad ledger kind \(other)")
             }
             let (checkout, position) = try self.positionedRef()
             let payment = try self.paymentKey(position)
@@ -775,7 +844,7 @@ struct MerchantDecoder {
         switch try self.reader.byte() {
         case 0:
             guard (0...state.deliveryOrder.count).contains(state.deliveryOrderHead) else {
-                throw BinarySnapshotBody.invalid("delivery window head \(state.deliveryOrderHead) outside the window")
+                throw BinaryFormatError("delivery window head \(state.deliveryOrderHead) outside the window")
             }
             state.deliveries = Set(state.deliveryOrder[state.deliveryOrderHead...])
         case 1:
@@ -783,34 +852,19 @@ struct MerchantDecoder {
             state.deliveries.reserveCapacity(count)
             for _ in 0..<count { state.deliveries.insert(try self.id()) }
         case let other:
-            throw BinarySnapshotBody.invalid("bad delivery set mode \(other)")
+            throw BinaryFormatError("bad delivery set mode \(other)")
         }
         while self.reader.remaining > 0 {
             switch try self.reader.byte() {
             case 1 where state.parkedRefunds == nil:
                 let count = try self.reader.count()
-                guard count > 0 else { throw BinarySnapshotBody.invalid("an empty parked-refund section") }
+                guard count > 0 else { throw BinaryFormatError("an empty parked-refund section") }
                 var parked: [ParkedRefund] = []
                 parked.reserveCapacity(min(count, MerchantState.parkedRefundsMax))
-                for _ in 0..<count {
-                    let refund = try self.id()
-                    let payment = try self.id()
-                    let amount: String?
-                    switch try self.reader.byte() {
-                    case 0: amount = nil
-                    case 1: amount = try self.reader.raw()
-                    case let other: throw BinarySnapshotBody.invalid("bad parked-refund amount mode \(other)")
-                    }
-                    let delivery = try self.id()
-                    let at = try createdAt &+ self.reader.int64()
-                    parked.append(
-                        ParkedRefund(
-                            refundID: refund, paymentID: payment, amountText: amount, delivery: delivery,
-                            at: Timestamp(milliseconds: at)))
-                }
+                for _ in 0..<count { parked.append(try self.parkedRefund(base: createdAt)) }
                 state.parkedRefunds = parked
             case let tag:
-                throw BinarySnapshotBody.invalid("bad or repeated section \(tag) in the block of \(id)")
+                throw BinaryFormatError("bad or repeated section \(tag) in the block of \(id)")
             }
         }
         return state
@@ -821,7 +875,7 @@ struct MerchantDecoder {
         switch (try self.reader.byte(), position.flatMap { self.payments[$0] }) {
         case (0, _): return try self.id()
         case (1, let payment?): return payment
-        case (let mode, _): throw BinarySnapshotBody.invalid("bad payment id mode \(mode)")
+        case (let mode, _): throw BinaryFormatError("bad payment id mode \(mode)")
         }
     }
 
@@ -835,11 +889,11 @@ struct MerchantDecoder {
 
     mutating func checkout(previous: Int64) throws -> (CheckoutID, Checkout) {
         let flags = try self.reader.varint()
-        guard flags & ~CheckoutBit.all == 0 else { throw BinarySnapshotBody.invalid("unknown checkout flags \(flags)") }
+        guard flags & ~CheckoutBit.all == 0 else { throw BinaryFormatError("unknown checkout flags \(flags)") }
         let id = CheckoutID(try self.id())
         let key = try flags & CheckoutBit.otherKey != 0 ? CheckoutID(self.id()) : id
         let statusIndex = Int(try self.reader.byte())
-        guard statusIndex < statuses.count else { throw BinarySnapshotBody.invalid("bad checkout status \(statusIndex)") }
+        guard statusIndex < statuses.count else { throw BinaryFormatError("bad checkout status \(statusIndex)") }
         let created = try previous &+ self.reader.int64()
         let expires = try created &+ self.reader.int64()
         let lineCount = try self.reader.count()
@@ -861,18 +915,9 @@ struct MerchantDecoder {
         checkout.status = statuses[statusIndex]
         checkout.latePayment = flags & CheckoutBit.latePayment != 0
         if flags & CheckoutBit.plan != 0 {
-            let planID = try self.id()
-            let configuration: String? = try flags & CheckoutBit.configuration != 0 ? self.id() : nil
-            let url: String
-            switch (try self.reader.byte(), configuration) {
-            case (0, _): url = try self.reader.raw()
-            case (1, let configuration?): url = try self.interned() + configuration
-            case (2, _): url = try self.interned() + planID
-            case (let mode, _): throw BinarySnapshotBody.invalid("bad purchase URL mode \(mode)")
-            }
-            checkout.plan = WhopPlan(planID: planID, checkoutConfigurationID: configuration, purchaseURL: url)
+            checkout.plan = try self.plan(hasConfiguration: flags & CheckoutBit.configuration != 0)
         } else if flags & CheckoutBit.configuration != 0 {
-            throw BinarySnapshotBody.invalid("checkout configuration without a plan")
+            throw BinaryFormatError("checkout configuration without a plan")
         }
         if flags & CheckoutBit.reservedMonth != 0 { checkout.reservedMonth = try self.interned() }
         if flags & CheckoutBit.paymentID != 0 { checkout.paymentID = try self.id() }
@@ -882,7 +927,7 @@ struct MerchantDecoder {
         if flags & CheckoutBit.orderName != 0 { checkout.orderName = try self.reader.raw() }
         if flags & CheckoutBit.orderSync != 0 {
             let syncFlags = try self.reader.byte()
-            guard syncFlags & ~0x0F == 0 else { throw BinarySnapshotBody.invalid("unknown order sync flags \(syncFlags)") }
+            guard syncFlags & ~0x0F == 0 else { throw BinaryFormatError("unknown order sync flags \(syncFlags)") }
             var sync = OrderSync()
             sync.attempts = try self.reader.int()
             if syncFlags & 1 != 0 { sync.firstAttemptAt = Timestamp(milliseconds: try created &+ self.reader.int64()) }
@@ -905,7 +950,7 @@ struct MerchantDecoder {
                 switch try self.reader.byte() {
                 case 0: ambiguous = false
                 case 1: ambiguous = true
-                case let other: throw BinarySnapshotBody.invalid("bad refund failure flag \(other)")
+                case let other: throw BinaryFormatError("bad refund failure flag \(other)")
                 }
                 let at = try created &+ self.reader.int64()
                 failures.append(

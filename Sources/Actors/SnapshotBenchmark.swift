@@ -19,9 +19,11 @@ package enum SnapshotBenchmark {
         package var tailRecords = 100_000
         /// Seed of the deterministic generator (ids, amounts, outcomes).
         package var seed: UInt64 = 42
-        /// Route every generated event through its journal payload (`JournalEntry` JSON, as `MerchantActor` writes it)
+        /// Route every generated event through its journal payload (`JournalEntry.encoded()`, as `MerchantActor` writes it)
         /// and `Restorer.apply`, instead of applying it directly. Slower; exercises the journal codec end to end.
         package var throughJournalCodec = false
+        /// The journal payload format of the tail (and of `throughJournalCodec`): JSON (format 1) to compare.
+        package var payloadFormat: JournalEntry.Format = .current
         /// The snapshot body encoding to write.
         package var bodyFormat: RegistrySnapshot.BodyFormat = .current
         /// zlib level of the snapshot file.
@@ -61,6 +63,10 @@ package enum SnapshotBenchmark {
         package var registrySeconds: Double
         package var tailRecords: Int
         package var tailWriteSeconds: Double
+        /// Journal payload format of the tail: `json` (1) or `binary` (2).
+        package var payloadFormat: String
+        /// Bytes of the tail's journal segments (headers and frames included).
+        package var tailJournalBytes: Int
         /// `Restore.run` with the snapshot and `tailRecords` journal records after it.
         package var restoreWithTailSeconds: Double
         package var restoreWithTailCPUSeconds: Double
@@ -125,6 +131,7 @@ package enum SnapshotBenchmark {
         var expected = states
         let tail = try await Self.writeTail(options, into: tailDirectory, after: floor, states: &expected, logger: logger)
         let tailSeconds = (clock.now - tailStart).seconds
+        let tailJournalBytes = Self.directoryBytes(tailDirectory + "/journal")
         let tailRestoreStart = clock.now
         let tailCPU = CPUTime.now()
         let withTail = try Restore.run(store: StoreConfiguration(dataDirectory: tailDirectory), logger: logger)
@@ -152,12 +159,22 @@ package enum SnapshotBenchmark {
             restoreSeconds: restoreSeconds, restoreCPUSeconds: restoreCPUSeconds, restorePhases: restoredPhases,
             vaultCheckSeconds: locked.isEmpty ? vaultSeconds : -1,
             registrySeconds: registryCount == states.count ? registrySeconds : -1,
-            tailRecords: tail, tailWriteSeconds: tailSeconds, restoreWithTailSeconds: tailRestoreSeconds,
+            tailRecords: tail, tailWriteSeconds: tailSeconds, payloadFormat: options.payloadFormat.name,
+            tailJournalBytes: tailJournalBytes, restoreWithTailSeconds: tailRestoreSeconds,
             restoreWithTailCPUSeconds: tailCPUSeconds,
             restoreWithTailPhases: withTail.timings,
             replayRecordsPerSecond: journalSeconds > 0 ? Double(tail) / journalSeconds : 0,
             peakRSSBytes: PeakRSS.current(), peakRSSRestoreBytes: peakRestore, verified: verified,
             verifiedWithTail: verifiedWithTail)
+    }
+
+    /// Total size of the regular files in `path` (0 when it cannot be listed).
+    static func directoryBytes(_ path: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.reduce(0) { total, name in
+            let size = (try? FileManager.default.attributesOfItem(atPath: path + "/" + name))?[.size] as? Int
+            return total + (size ?? 0)
+        }
     }
 
     /// Encodes and writes the snapshot as `StateKeeper.snapshot` does (merchants sorted by shop); the body is freed
@@ -193,11 +210,12 @@ package enum SnapshotBenchmark {
     }
 
     /// Folds events either straight into states (`MerchantState.apply`, as `MerchantActor.commit` does), or through
-    /// their journal payloads (`JournalEntry` JSON with sorted keys, decoded and applied by `Restorer`), or only
+    /// their journal payloads (`JournalEntry.encoded()`, decoded and applied by `Restorer`), or only
     /// collects them.
     struct Sink {
         enum Mode { case apply, codec, collect }
         let mode: Mode
+        var payloadFormat: JournalEntry.Format = .current
         var states: [MerchantID: MerchantState] = [:]
         var restorer = Restorer(snapshot: nil)
         var lsn: UInt64 = 0
@@ -214,7 +232,7 @@ package enum SnapshotBenchmark {
                 return
             case .codec:
                 self.lsn += 1
-                try self.restorer.apply(lsn: self.lsn, payload: try SnapshotBenchmark.payload(merchant, event))
+                try self.restorer.apply(lsn: self.lsn, payload: try SnapshotBenchmark.payload(merchant, event, format: self.payloadFormat))
             case .apply:
                 self.lsn += 1
                 if case .created(let dataKey, let at) = event, self.states[merchant] == nil {
@@ -231,11 +249,10 @@ package enum SnapshotBenchmark {
         var result: [MerchantID: MerchantState] { self.mode == .codec ? self.restorer.states : self.states }
     }
 
-    /// The journal payload `MerchantActor.commit` writes for `event`.
-    static func payload(_ merchant: MerchantID, _ event: MerchantEvent) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(JournalEntry(merchant: merchant, event: event)))
+    /// The journal payload `MerchantActor.commit` writes for `event` (`.current`), or its format 1 JSON.
+    static func payload(_ merchant: MerchantID, _ event: MerchantEvent, format: JournalEntry.Format) throws -> [UInt8] {
+        let entry = JournalEntry(merchant: merchant, event: event)
+        return format == .current ? entry.encoded() : try entry.encoded(format: format)
     }
 
     /// A deterministic generator (SplitMix64): the same seed builds the same ids, amounts and outcomes.
@@ -270,6 +287,7 @@ package enum SnapshotBenchmark {
     package static func build(_ options: Options, master: MasterKey) throws -> Built {
         var random = SeededRandom(seed: options.seed)
         var sink = Sink(mode: options.throughJournalCodec ? .codec : .apply)
+        sink.payloadFormat = options.payloadFormat
         let merchants = max(1, options.merchants)
         for index in 0..<merchants {
             let shop = Self.shop(index)
@@ -422,7 +440,7 @@ package enum SnapshotBenchmark {
                     shop, number: state.checkouts.count, at: Timestamp(milliseconds: Self.epoch + Self.spanMilliseconds),
                     catalogue: catalogue, currency: "USD", sink: &collector, random: &random)
                 for event in collector.collected.prefix(options.tailRecords - Int(expectedLSN - lsn)) {
-                    let assigned = try journal.append(try Self.payload(shop, event))
+                    let assigned = try journal.append(try Self.payload(shop, event, format: options.payloadFormat))
                     expectedLSN += 1
                     guard assigned == expectedLSN else {
                         throw RestoreError.invalidSnapshot("tail record got LSN \(assigned), expected \(expectedLSN)")

@@ -42,6 +42,37 @@ extension Array where Element == UInt8 {
         self.split(separator: separator, maxSplits: parts - 1, omittingEmptySubsequences: false).map(Array.init)
     }
 
+    /// Journal record payloads (or a snapshot body and payloads): newline-separated (format 1 JSON has no raw
+    /// newline), or, after a leading `0x00`, each a u16 little-endian length and that many bytes (binary payloads
+    /// contain any byte); a length past the end takes the rest. At most `parts` pieces.
+    func fuzzRecords(_ parts: Int) -> [[UInt8]] {
+        guard self.first == 0 else { return self.fuzzParts(parts) }
+        var records: [[UInt8]] = []
+        var offset = 1
+        while offset < self.count, records.count < parts {
+            guard self.count - offset >= 2 else {
+                records.append(Array(self[offset...]))
+                break
+            }
+            let length = Int(self[offset]) | Int(self[offset + 1]) << 8
+            let start = offset + 2
+            let end = Swift.min(self.count, start + length)
+            records.append(Array(self[start..<end]))
+            offset = end
+        }
+        return records
+    }
+
+    /// The length-prefixed form `fuzzRecords` reads (`0x00`, then u16 LE length + bytes per record).
+    static func fuzzFramed(_ records: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = [0]
+        for record in records {
+            let length = Swift.min(record.count, Int(UInt16.max))
+            bytes += [UInt8(length & 0xFF), UInt8(length >> 8)] + record.prefix(length)
+        }
+        return bytes
+    }
+
     var fuzzText: String { String(decoding: self, as: UTF8.self) }
 }
 

@@ -16,7 +16,7 @@ enum StorageTargets {
             run: Self.journalSegment, seeds: Self.segmentSeeds),
         FuzzTarget(
             name: "journal-record",
-            summary: "journal record payloads replayed onto a merchant (JournalEntry decoding, Restorer.apply)",
+            summary: "journal record payloads, JSON (format 1) and binary (format 2), replayed onto a merchant (JournalEntry(payload:), Restorer.apply)",
             run: Self.journalRecords, seeds: Self.recordSeeds),
         FuzzTarget(
             name: "snapshot-file",
@@ -180,8 +180,12 @@ enum StorageTargets {
         ]
     }
 
-    static func entry(_ event: MerchantEvent) -> [UInt8] {
-        (try? Array(JSONEncoder().encode(JournalEntry(merchant: Self.shop, event: event)))) ?? []
+    /// The payload the service writes for `event` (format 2).
+    static func entry(_ event: MerchantEvent) -> [UInt8] { JournalEntry(merchant: Self.shop, event: event).encoded() }
+
+    /// The format 1 (JSON) payload older journals hold for `event`.
+    static func jsonEntry(_ event: MerchantEvent) -> [UInt8] {
+        (try? JournalEntry(merchant: Self.shop, event: event).encoded(format: .json)) ?? []
     }
 
     static func baseEntries() -> [[UInt8]] { Self.events().prefix(12).map(Self.entry) }
@@ -298,10 +302,21 @@ enum StorageTargets {
         return [[0] + segment, [1] + segment, [6] + Array(segment.dropLast(3)), [0] + Self.segmentHeader(firstLSN: 1)]
     }
 
-    /// Input: record payloads separated by newlines, replayed after the base merchant's history.
+    /// Input: record payloads (`fuzzRecords`: newline-separated, or length-prefixed after a leading `0x00`), replayed
+    /// after the base merchant's history. A payload that decodes must encode back to a payload that decodes to the
+    /// same entry, in both formats.
     static func journalRecords(_ bytes: [UInt8]) throws(FuzzViolation) {
         var restorer = Restorer(snapshot: RegistrySnapshot(lsn: 12, merchants: [Self.baseState]))
-        for (index, payload) in bytes.fuzzParts(32).enumerated() {
+        for (index, payload) in bytes.fuzzRecords(32).enumerated() {
+            if let entry = try? JournalEntry(payload: payload) {
+                let binary = entry.encoded()
+                var again = try? JournalEntry(payload: binary)
+                again?.v = entry.v
+                try require(again == entry, "a decoded \(entry.e.tag) entry does not round-trip through format 2")
+                var fromJSON = (try? entry.encoded(format: .json)).flatMap { try? JournalEntry(payload: $0) }
+                fromJSON?.v = entry.v
+                try require(fromJSON == entry, "a decoded \(entry.e.tag) entry does not round-trip through format 1")
+            }
             try? restorer.apply(lsn: 13 + UInt64(index), payload: payload)
         }
         try Self.check(restorer.states, lsn: 12)
@@ -309,8 +324,11 @@ enum StorageTargets {
 
     static func recordSeeds() -> [[UInt8]] {
         let entries = Self.events().map(Self.entry)
-        var seeds = entries
-        seeds.append(Array(entries.joined(separator: [0x0A])))
+        let json = Self.events().map(Self.jsonEntry)
+        var seeds = entries + json
+        seeds.append(Array(json.joined(separator: [0x0A])))
+        seeds.append([UInt8].fuzzFramed(entries))
+        seeds.append([UInt8].fuzzFramed(zip(entries, json).enumerated().map { $0.offset % 2 == 0 ? $0.element.0 : $0.element.1 }))
         seeds.append(
             Array(#"{"v":1,"m":"fuzz.myshopify.com","e":{"paymentRecorded":{"checkout":"chk_0123456789abcdef01234567","paymentID":"p","amount":{"amount":9223372036854775807,"currency":"USD"},"fee":9223372036854775807,"late":false,"delivery":"d","at":-9223372036854775808}}}"#.utf8))
         seeds.append(Array(#"{"v":1,"m":"other.myshopify.com","e":{"deliverySeen":{"delivery":"x"}}}"#.utf8))
@@ -438,11 +456,11 @@ enum StorageTargets {
         return [encoded, other, Array(#"{"v":1,"lsn":0,"merchants":[]}"#.utf8)]
     }
 
-    /// Input: a mode byte (bits 1–7: offset of one flipped byte when bit 0 is set), then the snapshot body, then
-    /// newline-separated journal payloads. The files around them are valid, so the bodies reach the decoders.
+    /// Input: a mode byte (bits 1–7: offset of one flipped byte when bit 0 is set), then the snapshot body and the
+    /// journal payloads (`fuzzRecords`: newline-separated, or length-prefixed after a `0x00`). The files around them are valid, so the bodies reach the decoders.
     static func restore(_ bytes: [UInt8]) throws(FuzzViolation) {
         let mode = bytes.first ?? 0
-        let parts = Array(bytes.dropFirst()).fuzzParts(16)
+        let parts = Array(bytes.dropFirst()).fuzzRecords(16)
         let directory = Self.scratch("restore")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var snapshotLSN: UInt64 = 0
@@ -467,10 +485,12 @@ enum StorageTargets {
     static func restoreSeeds() -> [[UInt8]] {
         let body = Self.snapshotBodySeeds()[0]
         let records = Self.events().dropFirst(12).map(Self.entry)
+        let json = Self.events().dropFirst(12).map(Self.jsonEntry)
         return [
-            [0] + body + [0x0A] + Array(records.joined(separator: [0x0A])),
-            [0, 0x0A] + Array(Self.events().map(Self.entry).joined(separator: [0x0A])),
-            [9] + body + [0x0A] + (records.first ?? []),
+            [0] + [UInt8].fuzzFramed([body] + records),
+            [0] + [UInt8].fuzzFramed([[]] + Self.events().map(Self.entry)),
+            [9] + [UInt8].fuzzFramed([body] + records.prefix(1)),
+            [0] + body + [0x0A] + Array(json.joined(separator: [0x0A])),
         ]
     }
 }

@@ -15,7 +15,7 @@ struct JournalCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every record. Exit 0 clean, 1 torn tail (repairable), 2 corruption.")
+            abstract: "Check every record and decode its payload. Exit 0 clean, 1 torn tail (repairable), 2 corruption.")
         @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
         @Flag(help: "Truncate a torn tail (never anything else).") var repair = false
 
@@ -27,27 +27,33 @@ struct JournalCommand: ParsableCommand {
                 print("repaired: torn tail truncated")
             }
             print(JournalCommand.describe(report))
-            switch report.verdict {
-            case .clean: return
-            case .tornTail: throw ExitCode(1)
-            case .corrupt: throw ExitCode(2)
+            if case .corrupt = report.verdict { throw ExitCode(2) }
+            let payloads = try JournalPayloadCheck.run(directory: dir)
+            print("payloads: \(payloads.binary) binary (format 2), \(payloads.json) JSON (format 1), \(payloads.undecodable) undecodable")
+            if let failure = payloads.firstFailure {
+                print("journal CORRUPT: record \(failure.lsn) does not decode: \(failure.reason)")
+                throw ExitCode(2)
             }
+            if case .tornTail = report.verdict { throw ExitCode(1) }
         }
     }
 
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One JSON line per record (secrets appear only sealed).")
+            abstract: "One JSON line per record, payloads of either format decoded (secrets appear only sealed).")
         @Option(help: "Data directory (HYGGE_DATA_DIR).") var dataDir: String?
         @Flag(help: "Truncate a torn tail first.") var repair = false
 
         func run() throws {
             let dir = Setting.string(self.dataDir, "HYGGE_DATA_DIR", "./snapshots")!
             if self.repair { _ = try JournalInspector.repair(directory: dir) }
+            var undecodable = 0
             try JournalInspector.forEachRecord(directory: dir) { record in
-                let payload = String(decoding: record.payload, as: UTF8.self)
-                print("{\"lsn\":\(record.lsn),\"bytes\":\(record.payload.count),\"entry\":\(payload)}")
+                let line = JournalPayloadCheck.dumpLine(record)
+                if !line.decoded { undecodable += 1 }
+                print(line.text)
             }
+            if undecodable > 0 { throw ExitCode(2) }
         }
     }
 
@@ -211,8 +217,7 @@ struct KeysCommand: AsyncParsableCommand {
                     throw ConfigurationError("the current master key does not open the data key of \(id)")
                 }
                 let event = MerchantEvent.dataKeyRewrapped(dataKey: try Vault.wrap(dataKey, for: id, master: new))
-                let lsn = try restored.journal.append(
-                    Array(try JSONEncoder().encode(JournalEntry(merchant: id, event: event))))
+                let lsn = try restored.journal.append(JournalEntry(merchant: id, event: event).encoded())
                 states[id]?.apply(event)
                 states[id]?.appliedLSN = lsn
                 rewrapped += 1

@@ -21,8 +21,10 @@ struct SnapshotBench: AsyncParsableCommand {
     @Option(help: "Snapshot body format: binary (current) or json (format 1, for comparison).") var bodyFormat = "binary"
     @Option(help: "zlib level of the snapshot file (0-9, -1 = zlib's default 6, what the server writes).") var zlibLevel: Int32 = -1
     @Option(help: "Snapshot file version: 2 (parallel parts, what the server writes) or 1 (one zlib stream).") var fileVersion = 2
+    @Option(help: "Journal payload format of the tail: binary (format 2, current) or json (format 1, for comparison).")
+    var payloadFormat = "binary"
     @Option(help: "Seed of the generator.") var seed: UInt64 = 42
-    @Flag(help: "Build the state through journal payloads (JournalEntry JSON + Restorer) instead of apply; slower.")
+    @Flag(help: "Build the state through journal payloads (JournalEntry payloads + Restorer) instead of apply; slower.")
     var throughJournalCodec = false
     @Flag(help: "Print one JSON object instead of the table.") var json = false
 
@@ -33,7 +35,11 @@ struct SnapshotBench: AsyncParsableCommand {
         let root = self.dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("hygge-snapbench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if self.dir == nil { try? FileManager.default.removeItem(atPath: root) } }
+        guard let payloadFormat = JournalEntry.Format.allCases.first(where: { $0.name == self.payloadFormat }) else {
+            throw ValidationError("--payload-format must be binary or json")
+        }
         var options = SnapshotBenchmark.Options()
+        options.payloadFormat = payloadFormat
         options.merchants = self.merchants
         options.checkouts = self.checkouts
         options.tailRecords = self.tailRecords
@@ -81,6 +87,7 @@ struct SnapshotBench: AsyncParsableCommand {
             ("then vault check (all data keys)", ms(r.vaultCheckSeconds)),
             ("then registry (actors + directory)", ms(r.registrySeconds)),
             ("journal tail written", "\(r.tailRecords) records in" + ms(r.tailWriteSeconds)),
+            ("journal tail payload format, size", "\(r.payloadFormat), " + mib(r.tailJournalBytes) + " (\(r.tailJournalBytes) B)"),
             ("RESTORE snapshot + tail (Restore.run)", ms(r.restoreWithTailSeconds) + " wall," + ms(r.restoreWithTailCPUSeconds) + " CPU"),
             ("  snapshot (read+CRC+inflate+decode)", ms(t.snapshotSeconds) + " wall"),
             ("  journal scan + replay", ms(t.journalSeconds) + String(format: " (%.0f records/s)", r.replayRecordsPerSecond)),

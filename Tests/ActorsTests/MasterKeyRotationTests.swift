@@ -51,7 +51,7 @@ struct MasterKeyRotationTests {
             wrapped += try RegistrySnapshot.decode(body).merchants.map { ($0.id, $0.dataKey) }
         }
         try JournalInspector.forEachRecord(directory: harness.directory) { record in
-            guard let entry = try? JSONDecoder().decode(JournalEntry.self, from: Data(record.payload)) else { return }
+            let entry = try JournalEntry(payload: record.payload)
             switch entry.e {
             case .created(let dataKey, _), .dataKeyRewrapped(let dataKey): wrapped.append((entry.m, dataKey))
             default: break

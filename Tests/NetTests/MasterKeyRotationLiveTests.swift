@@ -39,7 +39,7 @@ struct MasterKeyRotationLiveTests {
             keys += snapshot.merchants.map { ($0.id, $0.dataKey) }
         }
         try JournalInspector.forEachRecord(directory: directory) { record in
-            guard let entry = try? JSONDecoder().decode(JournalEntry.self, from: Data(record.payload)) else { return }
+            let entry = try JournalEntry(payload: record.payload)
             switch entry.e {
             case .created(let dataKey, _), .dataKeyRewrapped(let dataKey): keys.append((entry.m, dataKey))
             default: break
