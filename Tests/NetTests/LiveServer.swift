@@ -146,9 +146,14 @@ struct LiveServer {
 
     /// Polls the checkout until `predicate` holds for its status.
     func waitStatus(_ id: String, _ predicate: (String) -> Bool) async throws -> [String: Any] {
+        try await self.waitCheckout(id) { json in (json["status"] as? String).map(predicate) ?? false }
+    }
+
+    /// Polls the checkout until `predicate` holds for its JSON.
+    func waitCheckout(_ id: String, _ predicate: ([String: Any]) -> Bool) async throws -> [String: Any] {
         for _ in 0..<400 {
             let reply = try await self.request("GET", "/api/checkout/\(id)")
-            if let json = reply.json, let status = json["status"] as? String, predicate(status) { return json }
+            if let json = reply.json, predicate(json) { return json }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw Failure("checkout \(id) never reached the expected status")

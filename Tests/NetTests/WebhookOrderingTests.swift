@@ -125,12 +125,8 @@ struct WebhookOrderingTests {
             #expect(paid.json?["status"] as? String == "recorded")
             _ = try await live.waitStatus(id) { $0 == "partially_refunded" }
             // The order is posted all the same (the status no longer says when: wait for its id).
-            var order: Any?
-            for _ in 0..<400 where order == nil {
-                order = try await live.request("GET", "/api/checkout/\(id)").json?["shopify_order_id"] as? Int
-                if order == nil { try await Task.sleep(for: .milliseconds(25)) }
-            }
-            #expect(order != nil)
+            let ordered = try await live.waitCheckout(id) { $0["shopify_order_id"] is Int }
+            #expect(ordered["status"] as? String == "partially_refunded")
             let report = try await Invariants.check(live, checkouts: [id])
             #expect(report.gross == 12_900)
             #expect(report.refunds == 2_900)
