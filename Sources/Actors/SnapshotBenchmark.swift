@@ -168,6 +168,37 @@ package enum SnapshotBenchmark {
             verifiedWithTail: verifiedWithTail)
     }
 
+    /// What `restoreOnly` measured: one `Restore.run` of an existing data directory in this (fresh) process.
+    package struct RestoreOnlyResult: Sendable, Codable {
+        package var merchants: Int
+        package var checkouts: Int
+        package var replayed: Int
+        package var restoreSeconds: Double
+        package var restoreCPUSeconds: Double
+        package var phases: RestoreTimings
+        package var peakRSSBytes: Int
+        /// `MemoryLayout<Checkout>.stride`: the in-memory size of one checkout before its heap parts.
+        package var checkoutStride: Int
+    }
+
+    /// Restores `directory` as `hygge serve` does at start (newest valid snapshot plus the journal after it), in a
+    /// process that has built nothing else, so the heap is as fresh as a restarted server's.
+    package static func restoreOnly(directory: String, logger: Logger) async throws -> RestoreOnlyResult {
+        PeakRSS.reset()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpu = CPUTime.now()
+        let restored = try Restore.run(store: StoreConfiguration(dataDirectory: directory), logger: logger)
+        let cpuSeconds = CPUTime.now() - cpu
+        let seconds = (clock.now - start).seconds
+        let peak = PeakRSS.current()
+        await restored.journal.close()
+        return RestoreOnlyResult(
+            merchants: restored.states.count, checkouts: restored.states.values.reduce(0) { $0 + $1.checkouts.count },
+            replayed: restored.report.replayed, restoreSeconds: seconds, restoreCPUSeconds: cpuSeconds,
+            phases: restored.timings, peakRSSBytes: peak, checkoutStride: MemoryLayout<Checkout>.stride)
+    }
+
     /// Total size of the regular files in `path` (0 when it cannot be listed).
     static func directoryBytes(_ path: String) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []

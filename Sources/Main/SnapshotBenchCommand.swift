@@ -27,8 +27,26 @@ struct SnapshotBench: AsyncParsableCommand {
     @Flag(help: "Build the state through journal payloads (JournalEntry payloads + Restorer) instead of apply; slower.")
     var throughJournalCodec = false
     @Flag(help: "Print one JSON object instead of the table.") var json = false
+    @Option(
+        help: """
+            Only restore this data directory (for example the snapshot-only directory a --dir run left), in this fresh \
+            process, and print the restore's phases: the start-up of a restarted server without the benchmark's own heap.
+            """)
+    var restoreOnly: String?
 
     func run() async throws {
+        if let directory = self.restoreOnly {
+            let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+            let result = try await SnapshotBenchmark.restoreOnly(directory: directory, logger: logger)
+            if self.json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(Self.table(result))
+            }
+            return
+        }
         guard let format = RegistrySnapshot.BodyFormat(rawValue: self.bodyFormat) else {
             throw ValidationError("--body-format must be binary or json")
         }
@@ -61,9 +79,32 @@ struct SnapshotBench: AsyncParsableCommand {
         if !result.verified || !result.verifiedWithTail { throw ExitCode(1) }
     }
 
+    static func ms(_ seconds: Double) -> String { String(format: "%9.1f ms", seconds * 1000) }
+    static func mib(_ bytes: Int) -> String { String(format: "%9.1f MiB", Double(bytes) / 1_048_576) }
+
+    static func aligned(_ lines: [(String, String)]) -> String {
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    static func table(_ r: SnapshotBenchmark.RestoreOnlyResult) -> String {
+        let p = r.phases
+        let summed = p.summedOverThreads ? " (thread-s, \(p.parts) parts)" : ""
+        return Self.aligned([
+            ("restored", "\(r.merchants) merchants, \(r.checkouts) checkouts, \(r.replayed) journal records replayed"),
+            ("RESTORE (Restore.run, fresh process)", ms(r.restoreSeconds) + " wall," + ms(r.restoreCPUSeconds) + " CPU"),
+            ("  snapshot (find, read, check, inflate, decode)", ms(p.snapshotSeconds) + " wall"),
+            ("  read file", ms(p.readSeconds)),
+            ("  CRC32C" + summed, ms(p.checksumSeconds)),
+            ("  inflate" + summed, ms(p.inflateSeconds)),
+            ("  decode + invariants" + summed, ms(p.decodeSeconds)),
+            ("  journal scan + replay", ms(p.journalSeconds)),
+            ("peak RSS (during restore)", mib(r.peakRSSBytes)),
+            ("in-memory checkout stride", "\(r.checkoutStride) B"),
+        ])
+    }
+
     static func table(_ r: SnapshotBenchmark.Result) -> String {
-        func ms(_ seconds: Double) -> String { String(format: "%9.1f ms", seconds * 1000) }
-        func mib(_ bytes: Int) -> String { String(format: "%9.1f MiB", Double(bytes) / 1_048_576) }
         let p = r.restorePhases
         let t = r.restoreWithTailPhases
         let summed = p.summedOverThreads ? " (thread-s, \(p.parts) parts)" : ""
@@ -96,7 +137,6 @@ struct SnapshotBench: AsyncParsableCommand {
             ("restored == original", r.verified ? "yes" : "NO"),
             ("restored+tail == original+tail", r.verifiedWithTail ? "yes" : "NO"),
         ]
-        let width = lines.map(\.0.count).max() ?? 0
-        return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return Self.aligned(lines)
     }
 }
