@@ -37,18 +37,90 @@ package struct LineItem: Hashable, Sendable, Codable {
 }
 
 /// The Whop plan created for a checkout.
-package struct WhopPlan: Hashable, Sendable, Codable {
+///
+/// The purchase URL is kept as the head Whop put before the configuration (or plan) id, when it ends with one: a
+/// million plans share a handful of heads instead of holding a million URLs (about 96 bytes each on the heap).
+package struct WhopPlan: Hashable, Sendable {
     /// Whop plan id (`plan_…`).
-    package var planID: String
+    package let planID: String
     /// Whop checkout configuration id (`ch_…`), when Whop gave one.
-    package var checkoutConfigurationID: String?
-    /// Where the buyer pays, used exactly as Whop returned it.
-    package var purchaseURL: String
+    package let checkoutConfigurationID: String?
+    /// What follows `purchaseURLHead` in the purchase URL.
+    package enum URLTail: UInt8, Sendable, Hashable {
+        /// Nothing: the head is the whole URL.
+        case none
+        /// The checkout configuration id.
+        case configuration
+        /// The plan id.
+        case plan
+    }
+    /// The purchase URL up to its tail.
+    package let purchaseURLHead: String
+    package let purchaseURLTail: URLTail
+
+    /// Where the buyer pays, exactly as Whop returned it.
+    package var purchaseURL: String {
+        switch self.purchaseURLTail {
+        case .none: self.purchaseURLHead
+        case .configuration: self.purchaseURLHead + (self.checkoutConfigurationID ?? "")
+        case .plan: self.purchaseURLHead + self.planID
+        }
+    }
 
     package init(planID: String, checkoutConfigurationID: String?, purchaseURL: String) {
         self.planID = planID
         self.checkoutConfigurationID = checkoutConfigurationID
-        self.purchaseURL = purchaseURL
+        if let configuration = checkoutConfigurationID, let head = Self.head(of: purchaseURL, before: configuration) {
+            (self.purchaseURLHead, self.purchaseURLTail) = (head, .configuration)
+        } else if let head = Self.head(of: purchaseURL, before: planID) {
+            (self.purchaseURLHead, self.purchaseURLTail) = (head, .plan)
+        } else {
+            (self.purchaseURLHead, self.purchaseURLTail) = (purchaseURL, .none)
+        }
+    }
+
+    /// A plan whose URL is `head` + the configuration id, as the snapshot decoder reads it (`head` shared from the
+    /// block's string table). Nil unless that is the form `init(planID:checkoutConfigurationID:purchaseURL:)` gives,
+    /// so equal plans always compare equal.
+    package init?(planID: String, checkoutConfigurationID: String, configurationURLHead head: String) {
+        guard !head.isEmpty, !checkoutConfigurationID.isEmpty else { return nil }
+        self.planID = planID
+        self.checkoutConfigurationID = checkoutConfigurationID
+        self.purchaseURLHead = head
+        self.purchaseURLTail = .configuration
+    }
+
+    /// Whop's own checkout URLs: the head most plans share, used as is so that it is never allocated per plan.
+    static let whopCheckoutHead = "https://whop.com/checkout/"
+
+    /// `text` minus `suffix` when `text` is a non-empty head followed by exactly the bytes of `suffix`.
+    package static func head(of text: String, before suffix: String) -> String? {
+        let count = suffix.utf8.count
+        let headCount = text.utf8.count - count
+        guard count > 0, headCount > 0, text.utf8.suffix(count).elementsEqual(suffix.utf8) else { return nil }
+        let known = Self.whopCheckoutHead
+        if headCount == known.utf8.count, text.utf8.starts(with: known.utf8) { return known }
+        return String(decoding: text.utf8.prefix(headCount), as: UTF8.self)
+    }
+}
+
+extension WhopPlan: Codable {
+    private enum CodingKeys: String, CodingKey { case planID, checkoutConfigurationID, purchaseURL }
+
+    /// The JSON of the plain three-field struct this replaced (journal and snapshot format 1).
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            planID: try container.decode(String.self, forKey: .planID),
+            checkoutConfigurationID: try container.decodeIfPresent(String.self, forKey: .checkoutConfigurationID),
+            purchaseURL: try container.decode(String.self, forKey: .purchaseURL))
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.planID, forKey: .planID)
+        try container.encodeIfPresent(self.checkoutConfigurationID, forKey: .checkoutConfigurationID)
+        try container.encode(self.purchaseURL, forKey: .purchaseURL)
     }
 }
 

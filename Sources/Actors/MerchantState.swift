@@ -65,7 +65,7 @@ package struct MerchantState: Hashable, Sendable, Codable {
     package var tier: String?
     /// Paid tier's monthly limit; nil = the free limit from configuration.
     package var monthlyLimit: Int?
-    package var checkouts: [CheckoutID: Checkout] = [:]
+    package var checkouts = CheckoutTable()
     /// Whop plan and checkout-configuration ids → checkout.
     package var planIndex: [String: CheckoutID] = [:]
     /// Whop payment id → checkout.

@@ -574,16 +574,18 @@ struct MerchantEncoder {
     mutating func plan(_ plan: WhopPlan) {
         self.id(plan.planID)
         if let configuration = plan.checkoutConfigurationID { self.id(configuration) }
-        // The purchase URL usually ends with the configuration (or plan) id: store the prefix only.
-        if let configuration = plan.checkoutConfigurationID, let prefix = Self.prefix(of: plan.purchaseURL, before: configuration) {
+        // The purchase URL usually ends with the configuration (or plan) id: store the head only (`WhopPlan` keeps
+        // it split the same way).
+        switch plan.purchaseURLTail {
+        case .configuration:
             self.out.byte(1)
-            self.intern(prefix)
-        } else if let prefix = Self.prefix(of: plan.purchaseURL, before: plan.planID) {
+            self.intern(plan.purchaseURLHead)
+        case .plan:
             self.out.byte(2)
-            self.intern(prefix)
-        } else {
+            self.intern(plan.purchaseURLHead)
+        case .none:
             self.out.byte(0)
-            self.out.raw(plan.purchaseURL)
+            self.out.raw(plan.purchaseURLHead)
         }
     }
 
@@ -607,13 +609,6 @@ struct MerchantEncoder {
         writer.count(self.strings.count)
         for string in self.strings { writer.raw(string) }
         writer.bytes.append(contentsOf: self.out.bytes)
-    }
-
-    /// `text` minus `suffix` when `text` is a non-empty prefix followed by exactly the bytes of `suffix`.
-    static func prefix(of text: String, before suffix: String) -> String? {
-        let count = suffix.utf8.count
-        guard count > 0, text.utf8.count > count, text.utf8.suffix(count).elementsEqual(suffix.utf8) else { return nil }
-        return String(decoding: text.utf8.dropLast(count), as: UTF8.self)
     }
 }
 
@@ -701,7 +696,13 @@ struct MerchantDecoder {
         let url: String
         switch (try self.reader.byte(), configuration) {
         case (0, _): url = try self.reader.raw()
-        case (1, let configuration?): url = try self.interned() + configuration
+        case (1, let configuration?):
+            let head = try self.interned()
+            // The common case keeps the table's head string instead of building the URL.
+            if let plan = WhopPlan(planID: planID, checkoutConfigurationID: configuration, configurationURLHead: head) {
+                return plan
+            }
+            url = head + configuration
         case (2, _): url = try self.interned() + planID
         case (let mode, _): throw BinaryFormatError("bad purchase URL mode \(mode)")
         }
@@ -749,8 +750,7 @@ struct MerchantDecoder {
         self.ids.reserveCapacity(checkoutCount)
         self.plans.reserveCapacity(checkoutCount)
         self.payments.reserveCapacity(checkoutCount)
-        var checkouts: [CheckoutID: Checkout] = [:]
-        checkouts.reserveCapacity(checkoutCount)
+        var checkouts = CheckoutTable(minimumCapacity: checkoutCount)
         var previous = createdAt
         for _ in 0..<checkoutCount {
             let (key, checkout) = try self.checkout(previous: previous)
@@ -758,7 +758,7 @@ struct MerchantDecoder {
             self.ids.append(key)
             self.plans.append(checkout.plan)
             self.payments.append(checkout.paymentID)
-            checkouts[key] = checkout
+            guard checkouts.insertNew(checkout, key: key) else { throw BinaryFormatError("checkout \(key) twice in one block") }
         }
         state.checkouts = checkouts
 
