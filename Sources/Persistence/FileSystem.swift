@@ -216,28 +216,36 @@ enum FileSystem {
         if fstat(fd, &info) != 0 {
             throw SystemError(operation: "fstat \(path)", errno: FileSystem.lastErrno())
         }
-        var bytes: [UInt8] = []
-        var capacity = max(Int(info.st_size), 0) + 1
-        var filled = 0
+        // One allocation of the size fstat gave (plus one byte, to see the end without another read) that `read`
+        // fills directly: no zero-filled buffer first, no copy. A file that grew meanwhile is read on in chunks.
+        let expected = max(Int(info.st_size), 0) + 1
+        var bytes = try Self.readChunk(fd, path: path, upTo: expected)
+        guard bytes.count == expected else { return bytes }
         while true {
-            if filled == bytes.count {
-                // An Array (not repeatElement): appending it is one copy even in unoptimized builds.
-                bytes += [UInt8](repeating: 0, count: max(capacity - bytes.count, 1 << 16))
-                capacity = bytes.count
-            }
-            let count = bytes.withUnsafeMutableBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return read(fd, base + filled, buffer.count - filled)
-            }
-            if count < 0 {
-                let code = FileSystem.lastErrno()
-                if code == EINTR { continue }
-                throw SystemError(operation: "read \(path)", errno: code)
-            }
-            if count == 0 { break }
-            filled += count
+            let more = try Self.readChunk(fd, path: path, upTo: 1 << 16)
+            if more.isEmpty { return bytes }
+            bytes += more
         }
-        bytes.removeSubrange(filled...)
+    }
+
+    /// Up to `count` bytes from `fd`'s current offset (fewer only at the end of the file).
+    private static func readChunk(_ fd: Int32, path: String, upTo count: Int) throws(SystemError) -> [UInt8] {
+        var failure: SystemError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = 0
+            while initialized < count, let base = buffer.baseAddress {
+                let got = read(fd, base + initialized, count - initialized)
+                if got < 0 {
+                    let code = FileSystem.lastErrno()
+                    if code == EINTR { continue }
+                    failure = SystemError(operation: "read \(path)", errno: code)
+                    return
+                }
+                if got == 0 { return }
+                initialized += got
+            }
+        }
+        if let failure { throw failure }
         return bytes
     }
 
