@@ -344,8 +344,14 @@ package struct MerchantState: Hashable, Sendable, Codable {
 
     /// Applies the refunds that waited for the payment just recorded (part of the same event, so replay does too).
     private mutating func settleParkedRefunds(of paymentID: String, checkout id: CheckoutID, at: Timestamp) {
-        guard let waiting = self.parkedRefunds?.filter({ $0.paymentID == paymentID }), !waiting.isEmpty else { return }
-        self.unpark { $0.paymentID == paymentID }
+        guard let parked = self.parkedRefunds, parked.contains(where: { $0.paymentID == paymentID }) else { return }
+        // One pass: this payment's refunds to apply, the others stay parked.
+        var waiting: [ParkedRefund] = []
+        var others: [ParkedRefund] = []
+        for refund in parked {
+            if refund.paymentID == paymentID { waiting.append(refund) } else { others.append(refund) }
+        }
+        self.parkedRefunds = others.isEmpty ? nil : others
         for refund in waiting {
             guard let checkout = self.checkouts[id], checkout.status.isPaid,
                 let amount = Self.refundAmount(refund.amountText, of: checkout), amount > 0
@@ -361,9 +367,9 @@ package struct MerchantState: Hashable, Sendable, Codable {
     }
 
     private mutating func update(_ id: CheckoutID, _ body: (inout Checkout) -> Void) {
-        guard var checkout = self.checkouts[id] else { return }
-        body(&checkout)
-        self.checkouts[id] = checkout
+        // In place through CheckoutTable's `_modify`: no copy of the checkout, no retains of its strings.
+        guard self.checkouts[id] != nil else { return }
+        body(&self.checkouts[id]!)
     }
 
     private mutating func release(_ id: CheckoutID) {
