@@ -33,7 +33,14 @@ package struct CheckoutTable: Sendable {
     }
 
     package subscript(id: CheckoutID) -> Checkout? {
-        get { self.index[id].flatMap { self.slots[$0] } }
+        // Borrowed, not copied: `table[id]?.status` reads one field without retaining the checkout's strings.
+        _read {
+            if let position = self.index[id] {
+                yield self.slots[position]
+            } else {
+                yield nil
+            }
+        }
         set {
             if let newValue {
                 if let position = self.index[id] {

@@ -99,7 +99,9 @@ struct SnapshotBench: AsyncParsableCommand {
             ("  inflate" + summed, ms(p.inflateSeconds)),
             ("  decode + invariants" + summed, ms(p.decodeSeconds)),
             ("  journal scan + replay", ms(p.journalSeconds)),
-            ("peak RSS (during restore)", mib(r.peakRSSBytes)),
+            ("then registry (actors + directory)", ms(r.registrySeconds)),
+            ("restore + registry (start-up before /readyz)", ms(r.restoreSeconds + r.registrySeconds)),
+            ("peak RSS (restore and registry)", mib(r.peakRSSBytes)),
             ("in-memory checkout stride", "\(r.checkoutStride) B"),
         ])
     }
