@@ -31,9 +31,12 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        // CRC-32C with the processor's instructions (SSE4.2 / ARMv8 CRC32); Persistence falls back to tables.
+        .target(name: "CRC32CHardware"),
         .target(
             name: "Persistence",
             dependencies: [
+                "CRC32CHardware",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -251,7 +251,7 @@ enum WriterItem {
 }
 
 /// A `waitDurable` caller.
-struct DurabilityWaiter {
+struct DurabilityWaiter: Sendable {
     /// The LSN it waits for.
     var lsn: UInt64
     /// Resumed once `lsn` is durable, or with the error that prevents it. Unsafe (not checked):

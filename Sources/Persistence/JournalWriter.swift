@@ -33,6 +33,9 @@ final class JournalWriter {
     private static let spinNanos: UInt64 = 30_000
     /// Upper bound of the group-commit gather delay under `always` (see `gatherDeadline`).
     private static let gatherMaxNanos: UInt64 = 250_000
+    /// The writer gathers only while fdatasyncs typically take at least this long (see
+    /// `gatherDeadline`).
+    static let gatherMinSyncNanos: UInt64 = 150_000
 
     private let shared: JournalShared
     private var fd: Int32
@@ -48,6 +51,9 @@ final class JournalWriter {
     private var lastSyncNanos: UInt64
     /// How long the last fdatasync took.
     private var lastSyncDuration: UInt64 = 0
+    /// A moving average of the fdatasync durations (weight 1/8 for the newest): how fast the disk
+    /// flushes, without the occasional slow flush of a fast disk.
+    private var typicalSyncDuration: UInt64 = 0
     /// Durability waiters the last write resumed: how many callers are likely to append again now.
     private var resumedLast = 0
     /// When the writer began gathering records for the current tail (nil: not gathering).
@@ -142,16 +148,23 @@ final class JournalWriter {
         }
     }
 
-    /// Group commit under `always`: when the last fdatasync resumed several callers, they are
-    /// likely to append again right away, and a write now would take only the first of them —
-    /// the rest would wait a whole extra fdatasync. So the writer waits until as many records have
-    /// joined the tail as callers were resumed, but never longer than half the last fdatasync's
-    /// duration (capped at `gatherMaxNanos`): at worst that adds half an fdatasync to the latency,
-    /// at best it halves the number of fdatasyncs. A single caller never waits (the way
-    /// PostgreSQL's `commit_delay` applies only with `commit_siblings` active). Returns the
-    /// deadline, or nil to write the tail now.
+    /// Group commit under `always` on a slow disk: when the last fdatasync resumed several
+    /// callers, they are likely to append again right away, and a write now would take only the
+    /// first of them — the rest would wait a whole extra fdatasync. So the writer waits until as
+    /// many records have joined the tail as callers were resumed, but never longer than half the
+    /// last fdatasync's duration (capped at `gatherMaxNanos`): at worst that adds half an
+    /// fdatasync to the latency, at best it halves the number of fdatasyncs. A single caller never
+    /// waits (the way PostgreSQL's `commit_delay` applies only with `commit_siblings` active).
+    ///
+    /// Only while fdatasyncs typically take `gatherMinSyncNanos` or longer: when a flush takes tens
+    /// of microseconds, the callers resumed by one fdatasync append while the next one runs, so
+    /// batches form without waiting; a wait would only leave the disk idle, and on the virtual
+    /// disk measured (BENCHMARKS-journal.md, 2026-12-07) an idle gap of 70 µs before a flush made
+    /// the flush itself about eight times slower. Returns the deadline, or nil to write the tail
+    /// now.
     private func gatherDeadline(for tail: PendingChunk, now: UInt64) -> UInt64? {
-        guard self.shared.policy == .always, self.resumedLast >= 4, tail.count < self.resumedLast,
+        guard self.shared.policy == .always, self.typicalSyncDuration >= JournalWriter.gatherMinSyncNanos,
+            self.resumedLast >= 4, tail.count < self.resumedLast,
             tail.bytes.count < JournalShared.batchBytesMax / 2
         else { return nil }
         let start = self.gatherStart ?? now
@@ -219,6 +232,7 @@ final class JournalWriter {
         let end = DispatchTime.now().uptimeNanoseconds
         self.shared.fsyncTimer.recordNanoseconds(Int64(end &- start))
         self.lastSyncDuration = end &- start
+        self.typicalSyncDuration = (self.typicalSyncDuration * 7 + self.lastSyncDuration) / 8
         self.lastSyncNanos = end
         self.unsynced = false
         self.shared.state.withLock { $0.fsyncCount += 1 }
@@ -257,7 +271,23 @@ final class JournalWriter {
             return state.takeSatisfiedWaiters()
         }
         self.resumedLast = satisfied.count
-        for waiter in satisfied { waiter.continuation.resume() }
+        JournalWriter.resume(satisfied)
+    }
+
+    /// Resumes durability waiters. Several are handed to one job on the cooperative pool that
+    /// resumes them, rather than resumed from this thread: each resume from here woke a pool
+    /// thread, which Linux ran on this thread's core, preempting it (seen with `perf sched`), so
+    /// the writer got to its next write only after every resumed caller had run. Handed over with
+    /// one wake-up, it writes the records that arrive meanwhile and starts the next fdatasync
+    /// while the callers run (BENCHMARKS-journal.md, 2026-12-07).
+    private static func resume(_ waiters: [DurabilityWaiter]) {
+        guard waiters.count > 1 else {
+            for waiter in waiters { waiter.continuation.resume() }
+            return
+        }
+        Task.detached {
+            for waiter in waiters { waiter.continuation.resume() }
+        }
     }
 
     /// Finishes the active segment (fdatasync, close) and starts the one at `firstLSN`.
