@@ -90,9 +90,11 @@ package protocol ShopifyAdmin: Sendable {
     func variant(shop: MerchantID, token: String, id: Int64) async throws(GatewayError) -> VariantInfo?
     /// `POST /admin/api/{v}/orders.json` with a paid order.
     func createOrder(shop: MerchantID, token: String, order: OrderRequest) async throws(GatewayError) -> ShopifyOrder
-    /// `GET orders.json?status=any&created_at_min=…`: an order whose `source_identifier` is the checkout id.
-    func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
-        async throws(GatewayError) -> ShopifyOrder?
+    /// `GET orders.json?status=any&created_at_min=…&created_at_max=…`: an order created in that window whose
+    /// `source_identifier` is the checkout id.
+    func findOrder(
+        shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp, createdAtMax: Timestamp
+    ) async throws(GatewayError) -> ShopifyOrder?
 }
 
 /// What Hygge asks Whop for a one-shot plan.

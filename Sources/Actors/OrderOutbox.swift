@@ -7,8 +7,12 @@ import ServiceLifecycle
 /// Posts paid orders to Shopify from the journaled outbox, exactly once per checkout.
 ///
 /// Each attempt is journaled before its POST. Any attempt after the first (including after a crash) first lists
-/// Shopify's orders since the first attempt − 5 min and matches `source_identifier`, because Shopify's order
-/// endpoint has no idempotency key: an ambiguous failure (timeout, reset, 5xx) may have created the order.
+/// Shopify's orders created while the earlier attempts could have created one and matches `source_identifier`,
+/// because Shopify's order endpoint has no idempotency key: an ambiguous failure (timeout, reset, 5xx) may have
+/// created the order. The window runs from the first attempt − `lookupMarginBefore` to the latest earlier attempt +
+/// `lookupMarginAfter`; the latest attempt is known for attempts made by this process, and an attempt made before a
+/// restart started before this process did. Bounding both ends keeps the listing short for a busy shop (the lookup
+/// reads at most `ShopifyHTTPClient.findOrderPagesMax` pages) and for a retry made long after the attempts.
 package final class OrderOutbox: Service {
     private let registry: MerchantRegistry
     private let concurrencyMax: Int
@@ -16,12 +20,32 @@ package final class OrderOutbox: Service {
     private let depth = Gauge(label: "hygge_outbox_depth")
     private let retries = Counter(label: "hygge_outbox_retries_total")
     private let inFlight = ManagedAtomicCounter()
+    /// When this outbox started: every attempt made before a restart started before it.
+    private let startedAt: Timestamp
+    /// The latest attempt this process started per checkout whose order is not synced yet (bounds the lookup
+    /// window; entries go when the order is found or created, and stay for checkouts that gave up, which a
+    /// manual retry may take up).
+    private let latestAttempt = Mutex<[CheckoutID: Timestamp]>([:])
+
+    /// How far before the first attempt the lookup looks: the clock difference between this host and Shopify it
+    /// tolerates (the host's clock is expected to be NTP-synchronised).
+    static let lookupMarginBefore: Duration = .seconds(60)
+    /// How far after the latest earlier attempt's start the lookup looks: that attempt's request timeout, Shopify's
+    /// processing, and the clock difference.
+    static let lookupMarginAfter: Duration = .seconds(300)
 
     /// - Parameter concurrencyMax: order syncs running at once.
     package init(registry: MerchantRegistry, concurrencyMax: Int = 32, logger: Logger) {
         self.registry = registry
         self.concurrencyMax = concurrencyMax
         self.logger = logger
+        self.startedAt = .now
+    }
+
+    /// The `created_at` window in which an earlier attempt of this checkout may have created its order.
+    func lookupWindow(_ checkout: CheckoutID, firstAttemptAt: Timestamp) -> (min: Timestamp, max: Timestamp) {
+        let latest = self.latestAttempt.withLock { $0[checkout] } ?? self.startedAt
+        return (firstAttemptAt.adding(.zero - Self.lookupMarginBefore), latest.adding(Self.lookupMarginAfter))
     }
 
     package func run() async throws {
@@ -55,18 +79,23 @@ package final class OrderOutbox: Service {
             do {
                 // Every pass is one attempt, the lookup included: a lookup that keeps failing (Shopify down, an
                 // unreadable listing) must end in order_sync_failed too, never re-POST blindly and never loop.
-                try await merchant.orderAttemptStarted(job.checkout, now: .now)
-                if work.sync.attempts > 0, let first = work.sync.firstAttemptAt {
+                let window = work.sync.firstAttemptAt.map { self.lookupWindow(job.checkout, firstAttemptAt: $0) }
+                let started = Timestamp.now
+                try await merchant.orderAttemptStarted(job.checkout, now: started)
+                self.latestAttempt.withLock { $0[job.checkout] = started }
+                if work.sync.attempts > 0, let window {
                     if let existing = try await shopify.findOrder(
                         shop: job.merchant, token: work.token, sourceIdentifier: job.checkout.rawValue,
-                        createdAtMin: first.adding(.seconds(-300)))
+                        createdAtMin: window.min, createdAtMax: window.max)
                     {
                         try? await merchant.orderSynced(job.checkout, order: existing)
+                        self.latestAttempt.withLock { $0[job.checkout] = nil }
                         return
                     }
                 }
                 let order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
                 try? await merchant.orderSynced(job.checkout, order: order)
+                self.latestAttempt.withLock { $0[job.checkout] = nil }
                 return
             } catch let error as GatewayError {
                 let giveUp = !error.isRetryable || work.sync.attempts + 1 >= settings.orderAttemptsMax

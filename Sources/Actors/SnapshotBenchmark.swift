@@ -547,7 +547,9 @@ struct OfflineGateway: ShopifyAdmin, WhopAPI {
     func createOrder(shop: MerchantID, token: String, order: OrderRequest) async throws(GatewayError) -> ShopifyOrder {
         throw .unavailable("offline")
     }
-    func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
+    func findOrder(
+        shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp, createdAtMax: Timestamp
+    )
         async throws(GatewayError) -> ShopifyOrder?
     { nil }
     func companyID(apiKey: String) async throws(GatewayError) -> String { throw .unavailable("offline") }

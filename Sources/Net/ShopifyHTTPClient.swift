@@ -148,18 +148,23 @@ package struct ShopifyHTTPClient: ShopifyAdmin {
             sourceIdentifier: envelope.order.source_identifier)
     }
 
-    /// Pages `findOrder` reads at most (250 orders each) before it reports the lookup as failed.
-    static let findOrderPagesMax = 40
+    /// Pages `findOrder` reads at most (250 orders each, so 25,000 orders in the window) before it reports the
+    /// lookup as failed.
+    static let findOrderPagesMax = 100
 
     /// Looks for the order carrying `sourceIdentifier` among the orders created since `createdAtMin`, following
     /// Shopify's cursor pagination (`Link: <…page_info=…>; rel="next"`): a shop can take more than one page of
     /// orders between the first attempt and the lookup, and an order missed there would be posted twice. Throws
     /// (so nothing is re-posted) when the listing cannot be read to its end.
-    package func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
-        async throws(GatewayError) -> ShopifyOrder?
-    {
+    package func findOrder(
+        shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp, createdAtMax: Timestamp
+    ) async throws(GatewayError) -> ShopifyOrder? {
         let since = createdAtMin.iso8601.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        var url = self.url(shop, "orders.json?status=any&limit=250&fields=id,name,source_identifier&created_at_min=\(since)")
+        let until = createdAtMax.iso8601.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        var url = self.url(
+            shop,
+            "orders.json?status=any&limit=250&fields=id,name,source_identifier&created_at_min=\(since)&created_at_max=\(until)"
+        )
         for _ in 0..<Self.findOrderPagesMax {
             let reply = try await self.send(
                 shop, .GET, url, headers: [("X-Shopify-Access-Token", token)], body: nil, provider: "shopify")

@@ -93,9 +93,16 @@ struct OutboxAndRestoreTests {
         let checkout = try await merchant.checkout(id)
         #expect(checkout.status == .orderSyncFailed)
         #expect(checkout.orderSync?.attempts == Self.fast.orderAttemptsMax)
-        let book = harness.shopify.book.withLock { (posts: $0.orderPosts, lookups: $0.lookups) }
+        let book = harness.shopify.book.withLock { (posts: $0.orderPosts, lookups: $0.lookups, windows: $0.lookupWindows) }
         #expect(book.posts == 1)
         #expect(book.lookups == Self.fast.orderAttemptsMax - 1)
+        // Every lookup searches from the first attempt − 60 s to the latest earlier attempt + 300 s: the window's start
+        // stays put, its end follows the attempts (each made after the previous one).
+        let first = try #require(checkout.orderSync?.firstAttemptAt)
+        #expect(book.windows.allSatisfy { $0.min == first.adding(.seconds(-60)) })
+        #expect(book.windows.first.map { $0.max >= first.adding(.seconds(300)) } == true)
+        #expect(zip(book.windows, book.windows.dropFirst()).allSatisfy { $0.max <= $1.max })
+        #expect(book.windows.allSatisfy { $0.max <= Timestamp.now.adding(.seconds(300)) })
     }
 
     @Test("a 4xx rejection is not retried")

@@ -16,6 +16,8 @@ final class FakeShopify: ShopifyAdmin {
         /// Errors thrown by the next order lookups (`findOrder`), in order.
         var lookupFaults: [GatewayError] = []
         var lookups = 0
+        /// The `created_at` window of every lookup, in order.
+        var lookupWindows: [(min: Timestamp, max: Timestamp)] = []
     }
     let book = Mutex(Book())
 
@@ -45,11 +47,14 @@ final class FakeShopify: ShopifyAdmin {
         return try result.get()
     }
 
-    func findOrder(shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp)
+    func findOrder(
+        shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp, createdAtMax: Timestamp
+    )
         async throws(GatewayError) -> ShopifyOrder?
     {
         let result: Result<ShopifyOrder?, GatewayError> = self.book.withLock { book in
             book.lookups += 1
+            book.lookupWindows.append((createdAtMin, createdAtMax))
             if !book.lookupFaults.isEmpty { return .failure(book.lookupFaults.removeFirst()) }
             return .success(book.orders.first { $0.sourceIdentifier == sourceIdentifier })
         }

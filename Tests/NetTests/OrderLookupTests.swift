@@ -49,11 +49,18 @@ struct OrderLookupTests {
 
             let client = live.server.shopify
             let found = try await client.findOrder(
-                shop: merchant, token: token, sourceIdentifier: "chk_lookup_601", createdAtMin: since)
+                shop: merchant, token: token, sourceIdentifier: "chk_lookup_601", createdAtMin: since,
+                createdAtMax: Timestamp.now.adding(.seconds(60)))
             #expect(found?.sourceIdentifier == "chk_lookup_601")
             let missing = try await client.findOrder(
-                shop: merchant, token: token, sourceIdentifier: "chk_not_there", createdAtMin: since)
+                shop: merchant, token: token, sourceIdentifier: "chk_not_there", createdAtMin: since,
+                createdAtMax: Timestamp.now.adding(.seconds(60)))
             #expect(missing == nil)
+            // The window's end is honoured, across pages too: orders created after it are not searched.
+            let beforeThem = try await client.findOrder(
+                shop: merchant, token: token, sourceIdentifier: "chk_lookup_601", createdAtMin: since.adding(.seconds(-60)),
+                createdAtMax: since)
+            #expect(beforeThem == nil)
         }
     }
 }

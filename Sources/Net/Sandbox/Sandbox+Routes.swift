@@ -51,8 +51,8 @@ extension Sandbox {
             let query = request.uri.queryParameters
             var (answer, next) = await self.shopify.orders(
                 shop: context.parameters.get("shop") ?? "", token: request.headers[token],
-                createdAtMin: query.get("created_at_min"), limit: query.get("limit"), fields: query.get("fields"),
-                pageInfo: query.get("page_info"))
+                createdAtMin: query.get("created_at_min"), createdAtMax: query.get("created_at_max"),
+                limit: query.get("limit"), fields: query.get("fields"), pageInfo: query.get("page_info"))
             if let next {
                 var parameters = ["page_info=\(next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)"]
                 if let limit = query.get("limit") { parameters.append("limit=\(limit)") }

@@ -221,26 +221,30 @@ package actor ShopifyEmulator {
         return self.stamped(Self.json(["order": order], status: 201))
     }
 
-    /// `GET orders.json?status=any[&created_at_min=…][&limit=N][&fields=a,b][&page_info=…]`, oldest first. With `limit`
+    /// `GET orders.json?status=any[&created_at_min=…][&created_at_max=…][&limit=N][&fields=a,b][&page_info=…]`, oldest
+    /// first (both bounds inclusive, compared as ISO 8601 strings as the emulator writes them). With `limit`
     /// (1–250) it pages like Shopify: at most `limit` orders and, when more follow, a cursor for the next page, which
     /// the route turns into a `Link: <…&page_info=…>; rel="next"` header (with `page_info`, the other filters are
     /// the cursor's, as on Shopify). Without `limit` it answers every order (a sandbox convenience for tools and
     /// the banner's curl line; real Shopify would answer 50). `fields` keeps only the named fields.
     package func orders(
-        shop: String, token: String?, createdAtMin: String?, limit: String? = nil, fields: String? = nil,
-        pageInfo: String? = nil
+        shop: String, token: String?, createdAtMin: String?, createdAtMax: String? = nil, limit: String? = nil,
+        fields: String? = nil, pageInfo: String? = nil
     ) -> (answer: Answer, nextPageInfo: String?) {
         self.record("GET orders.json", shop: shop)
         if let refusal = self.authorize(shop, token) { return (refusal, nil) }
         var minimum = createdAtMin
+        var maximum = createdAtMax
         var offset = 0
         if let pageInfo {
             guard let decoded = Data(base64Encoded: pageInfo).flatMap({ String(data: $0, encoding: .utf8) }),
                 let separator = decoded.firstIndex(of: "|"), let start = Int(decoded[..<separator]), start >= 0
             else { return (Self.json(["errors": "Invalid page_info."], status: 400), nil) }
             offset = start
-            let rest = decoded[decoded.index(after: separator)...]
-            minimum = rest.isEmpty ? nil : String(rest)
+            // The cursor is `offset|min|max` (an empty bound: none).
+            let bounds = decoded[decoded.index(after: separator)...].split(separator: "|", omittingEmptySubsequences: false)
+            minimum = bounds.first.flatMap { $0.isEmpty ? nil : String($0) }
+            maximum = bounds.dropFirst().first.flatMap { $0.isEmpty ? nil : String($0) }
         }
         var pageSize: Int?
         if let limit {
@@ -250,14 +254,16 @@ package actor ShopifyEmulator {
             pageSize = value
         }
         let matching = (self.shops[shop]?.orders ?? []).filter { order in
-            guard let min = minimum, let created = order["created_at"] as? String else { return true }
-            return created >= min
+            guard let created = order["created_at"] as? String else { return true }
+            if let minimum, created < minimum { return false }
+            if let maximum, created > maximum { return false }
+            return true
         }
         var page = Array(matching.dropFirst(offset))
         var next: String?
         if let pageSize, page.count > pageSize {
             page = Array(page.prefix(pageSize))
-            next = Data("\(offset + pageSize)|\(minimum ?? "")".utf8).base64EncodedString()
+            next = Data("\(offset + pageSize)|\(minimum ?? "")|\(maximum ?? "")".utf8).base64EncodedString()
         }
         if let fields {
             let keep = Set(fields.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
