@@ -152,10 +152,10 @@ package struct ShopifyHTTPClient: ShopifyAdmin {
     /// lookup as failed.
     static let findOrderPagesMax = 100
 
-    /// Looks for the order carrying `sourceIdentifier` among the orders created since `createdAtMin`, following
-    /// Shopify's cursor pagination (`Link: <…page_info=…>; rel="next"`): a shop can take more than one page of
-    /// orders between the first attempt and the lookup, and an order missed there would be posted twice. Throws
-    /// (so nothing is re-posted) when the listing cannot be read to its end.
+    /// Looks for the order carrying `sourceIdentifier` among the orders created from `createdAtMin` to `createdAtMax`
+    /// (both inclusive, second precision), following Shopify's cursor pagination (`Link: <…page_info=…>;
+    /// rel="next"`): a shop can take more than one page of orders in that window, and an order missed there would be
+    /// posted twice. Throws (so nothing is re-posted) when the listing cannot be read to its end.
     package func findOrder(
         shop: MerchantID, token: String, sourceIdentifier: String, createdAtMin: Timestamp, createdAtMax: Timestamp
     ) async throws(GatewayError) -> ShopifyOrder? {
