@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/hygge}
 SHOTS=${2:-}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(scripts/free-port)
 WORK=$(mktemp -d)
 LOG="$WORK/server.log"
 H="http://127.0.0.1:$PORT"

@@ -19,7 +19,7 @@ NEW=$(head -c 32 /dev/urandom | base64)
 NEW2=$(head -c 32 /dev/urandom | base64)
 NEW3=$(head -c 32 /dev/urandom | base64)
 TOKEN=admin_$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port() { scripts/free-port; }
 start() { # key → starts a sandbox server, waits until ready
   PORT=$(port)
   if [ -n "$1" ]; then export HYGGE_MASTER_KEY=$1; else unset HYGGE_MASTER_KEY; fi

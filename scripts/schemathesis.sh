@@ -31,7 +31,7 @@ if ! command -v schemathesis >/dev/null 2>&1 || [ "$(schemathesis --version 2>/d
 fi
 
 work=$(mktemp -d /tmp/hygge-schemathesis.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(scripts/free-port)
 base="http://127.0.0.1:$port"
 server_pid=""
 cleanup() {

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/hygge}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(scripts/free-port)
 DATA=$(mktemp -d)
 LOG="$DATA/server.log"
 "$BIN" serve --sandbox --port "$PORT" --data-dir "$DATA/data" >"$LOG" 2>&1 &
