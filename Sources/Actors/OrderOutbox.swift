@@ -83,17 +83,16 @@ package final class OrderOutbox: Service {
                 let started = Timestamp.now
                 try await merchant.orderAttemptStarted(job.checkout, now: started)
                 self.latestAttempt.withLock { $0[job.checkout] = started }
-                if work.sync.attempts > 0, let window {
-                    if let existing = try await shopify.findOrder(
+                let order: ShopifyOrder
+                if work.sync.attempts > 0, let window,
+                    let existing = try await shopify.findOrder(
                         shop: job.merchant, token: work.token, sourceIdentifier: job.checkout.rawValue,
                         createdAtMin: window.min, createdAtMax: window.max)
-                    {
-                        try? await merchant.orderSynced(job.checkout, order: existing)
-                        self.latestAttempt.withLock { $0[job.checkout] = nil }
-                        return
-                    }
+                {
+                    order = existing
+                } else {
+                    order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
                 }
-                let order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
                 try? await merchant.orderSynced(job.checkout, order: order)
                 self.latestAttempt.withLock { $0[job.checkout] = nil }
                 return
