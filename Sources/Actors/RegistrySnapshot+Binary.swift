@@ -226,6 +226,13 @@ struct BodyReader {
         return Int(value)
     }
 
+    /// How many of `count` elements to reserve room for up front: no more than the bytes left could encode, at
+    /// `minimumBytesEach` (a lower bound of an element's encoding). The count itself is untrusted until its elements
+    /// decode; an estimate too low only costs the collection a regrowth.
+    func reservation(_ count: Int, minimumBytesEach: Int) -> Int {
+        min(count, self.remaining / minimumBytesEach)
+    }
+
     mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
         guard count <= self.remaining else { throw self.truncated() }
         let slice = UnsafeRawBufferPointer(rebasing: self.buffer[self.offset..<(self.offset + count)])
@@ -747,10 +754,12 @@ struct MerchantDecoder {
         if flags & MerchantBit.monthlyLimit != 0 { state.monthlyLimit = try self.reader.int() }
 
         let checkoutCount = try self.reader.count()
-        self.ids.reserveCapacity(checkoutCount)
-        self.plans.reserveCapacity(checkoutCount)
-        self.payments.reserveCapacity(checkoutCount)
-        var checkouts = CheckoutTable(minimumCapacity: checkoutCount)
+        // A checkout takes at least 8 bytes: flags, id, status, two times, line count, amount, currency.
+        let expected = self.reader.reservation(checkoutCount, minimumBytesEach: 8)
+        self.ids.reserveCapacity(expected)
+        self.plans.reserveCapacity(expected)
+        self.payments.reserveCapacity(expected)
+        var checkouts = CheckoutTable(minimumCapacity: expected)
         var previous = createdAt
         for _ in 0..<checkoutCount {
             let (key, checkout) = try self.checkout(previous: previous)
@@ -898,7 +907,7 @@ struct MerchantDecoder {
         let expires = try created &+ self.reader.int64()
         let lineCount = try self.reader.count()
         var lines: [LineItem] = []
-        lines.reserveCapacity(lineCount)
+        lines.reserveCapacity(self.reader.reservation(lineCount, minimumBytesEach: 4))
         for _ in 0..<lineCount {
             let variant = try self.reader.int64()
             let quantity = try self.reader.int()

@@ -52,16 +52,22 @@ extension RegistrySnapshot {
         guard case .blocks(let header?, _) = parts.first?.content else {
             throw BinarySnapshotBody.invalid("the first part does not start with the body header")
         }
-        var merchants: [MerchantState] = []
-        merchants.reserveCapacity(header.count)
+        // The header's count is untrusted (up to 2³² − 1): it is compared with what the parts decoded before
+        // anything is sized by it.
+        var decoded = 0
         for part in parts {
             guard case .blocks(_, let states) = part.content else {
                 throw BinarySnapshotBody.invalid("a JSON body split into parts")
             }
-            merchants.append(contentsOf: states)
+            decoded += states.count
         }
-        guard merchants.count == header.count else {
-            throw BinarySnapshotBody.invalid("header declares \(header.count) merchants, the parts hold \(merchants.count)")
+        guard decoded == header.count else {
+            throw BinarySnapshotBody.invalid("header declares \(header.count) merchants, the parts hold \(decoded)")
+        }
+        var merchants: [MerchantState] = []
+        merchants.reserveCapacity(decoded)
+        for part in parts {
+            if case .blocks(_, let states) = part.content { merchants.append(contentsOf: states) }
         }
         var seen: Set<MerchantID> = []
         seen.reserveCapacity(merchants.count)
