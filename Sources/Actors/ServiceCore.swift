@@ -118,7 +118,7 @@ package enum Restore {
         // record of each merchant copies its whole checkout dictionary (copy-on-write).
         snapshot = nil
         let journal = try Journal(
-            directory: store.dataDirectory, fsync: store.fsync, replayAfter: floor,
+            directory: store.dataDirectory, fsync: store.fsync, prepareSegments: true, replayAfter: floor,
             minimumLastLSN: max(floor, restorer.maxAppliedLSN), logger: logger
         ) { record in
             try restorer.apply(lsn: record.lsn, payload: record.payload)

@@ -24,6 +24,12 @@ struct JournalBench: AsyncParsableCommand {
             segment with every write, as before preallocation): each policy and concurrency is measured with each.
             """)
     var preallocate: String = "1048576"
+    @Option(
+        help: """
+            Whether the journal prepares its next segment on a thread of its own (`prepareSegments`, as the server \
+            does), comma-separated on/off: each policy and concurrency is measured with each.
+            """)
+    var prepare: String = "on"
     @Flag(help: "Skip the raw measurements (ratios then read 0; for profiling the journal alone).") var skipRaw = false
 
     @Option(
@@ -48,57 +54,55 @@ struct JournalBench: AsyncParsableCommand {
         let payload = [UInt8](repeating: 0x61, count: self.bytes)
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let steps = self.preallocate.split(separator: ",").compactMap { Int($0) }
-        let configurations: [(policy: FsyncPolicy, level: Int, preallocate: Int)] = self.policies.split(separator: ",")
+        let prepares = self.prepare.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
+        let configurations: [(policy: FsyncPolicy, level: Int, preallocate: Int, prepare: Bool)] = self.policies
+            .split(separator: ",")
             .flatMap { name in
                 FsyncPolicy(rawValue: String(name)).map { policy in
                     self.concurrency.split(separator: ",").compactMap { Int($0) }.flatMap { level in
-                        steps.map { (policy, level, $0) }
+                        steps.flatMap { step in prepares.map { (policy, level, step, $0) } }
                     }
                 } ?? []
             }
         var raw1: [Double] = []
         var raw64: [Double] = []
-        var rawGrow1: [Double] = []
-        var rawGrow64: [Double] = []
-        var rawPre1: [Double] = []
-        var rawPre64: [Double] = []
+        // Per raw method, per round: growing/preallocated × one write per record/per batch (batch 1: the first two).
+        var rawByMethod = [[Double]](repeating: [], count: 6)
         let preallocated = try Self.zeroFilledFile(directory: root, bytes: Self.preallocatedRawBytes)
         defer { unlink(preallocated) }
         var samples = [[Sample]](repeating: [], count: configurations.count)
         for round in 1...max(1, self.rounds) {
             FileHandle.standardError.write(Data("round \(round)/\(max(1, self.rounds))\n".utf8))
-            let raw = { (batch: Int, preallocated: String?) throws -> Double in
+            let raw = { (batch: Int, method: RawMethod) throws -> Double in
                 guard !self.skipRaw else { return 0 }
-                if let preallocated {
-                    return try Self.rawFdatasync(
-                        preallocated: preallocated, payload: payload, seconds: self.seconds, batch: batch)
-                }
-                return try Self.rawFdatasync(directory: root, payload: payload, seconds: self.seconds, batch: batch)
+                return try Self.rawFdatasync(method, directory: root, payload: payload, seconds: self.seconds, batch: batch)
             }
-            let g1 = try raw(1, nil)
-            let p1 = try raw(1, preallocated)
-            let g64 = try raw(64, nil)
-            let p64 = try raw(64, preallocated)
-            // The disk's rate is the better of the two ways of writing (the journal preallocates).
-            let r1 = max(g1, p1)
-            let r64 = max(g64, p64)
-            rawGrow1.append(g1)
-            rawGrow64.append(g64)
-            rawPre1.append(p1)
-            rawPre64.append(p64)
+            let rates = [
+                try raw(1, RawMethod(preallocated: nil, oneWrite: false)),
+                try raw(1, RawMethod(preallocated: preallocated, oneWrite: false)),
+                try raw(64, RawMethod(preallocated: nil, oneWrite: false)),
+                try raw(64, RawMethod(preallocated: preallocated, oneWrite: false)),
+                try raw(64, RawMethod(preallocated: nil, oneWrite: true)),
+                try raw(64, RawMethod(preallocated: preallocated, oneWrite: true)),
+            ]
+            for (index, rate) in rates.enumerated() { rawByMethod[index].append(rate) }
+            // The disk's rate is the best way of writing it (the journal preallocates and writes a batch at once).
+            let r1 = max(rates[0], rates[1])
+            let r64 = rates[2...].max() ?? 0
             raw1.append(r1)
             raw64.append(r64)
             for (index, configuration) in configurations.enumerated() {
                 let directory = (root as NSString).appendingPathComponent(
-                    "\(configuration.policy.rawValue)-\(configuration.level)-\(configuration.preallocate)")
+                    "\(configuration.policy.rawValue)-\(configuration.level)-\(configuration.preallocate)-\(configuration.prepare)")
                 let journal = try Journal(
                     directory: directory, fsync: configuration.policy, preallocateBytes: configuration.preallocate,
-                    logger: logger
+                    prepareSegments: configuration.prepare, logger: logger
                 ) { _ in }
                 let syncsBefore = journal.fsyncCount
                 let (rate, p50, p99) = try await Self.measure(
                     journal, payload: payload, concurrency: configuration.level, seconds: self.seconds)
                 let syncs = journal.fsyncCount - syncsBefore
+                FileHandle.standardError.write(Data("  \(configuration): prepared segments taken \(journal.preparedSegmentsTaken)\n".utf8))
                 await journal.close()
                 try? FileManager.default.removeItem(atPath: directory)
                 samples[index].append(
@@ -109,20 +113,23 @@ struct JournalBench: AsyncParsableCommand {
             }
         }
         print("rounds: \(raw1.count), \(self.seconds) s per measurement, \(self.bytes)-byte records; medians over the rounds")
+        let medians = rawByMethod.map { Int(Self.median($0)) }
         print(
             "raw write+fdatasync, 1 record per sync:   \(Int(Self.median(raw1))) records/s "
-                + "(growing file \(Int(Self.median(rawGrow1))), preallocated \(Int(Self.median(rawPre1))))")
+                + "(growing file \(medians[0]), preallocated \(medians[1]))")
         print(
             "raw write+fdatasync, 64 records per sync: \(Int(Self.median(raw64))) records/s "
-                + "(growing file \(Int(Self.median(rawGrow64))), preallocated \(Int(Self.median(rawPre64))))")
-        print("raw(n) = the better of the two in each round; ratios are taken against it within the round")
-        print("policy    conc  prealloc   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync")
+                + "(a write per record: growing file \(medians[2]), preallocated \(medians[3]); "
+                + "one write per batch: growing file \(medians[4]), preallocated \(medians[5]))")
+        print("raw(n) = the best of those in each round; ratios are taken against it within the round")
+        print("policy    conc  prealloc prepare   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync")
         for (configuration, runs) in zip(configurations, samples) {
             let perSync = runs.compactMap(\.recordsPerSync)
             print(
                 String(
-                    format: "%-8@ %5d %9d %11.0f %8.3f %8.3f %9.2fx %10.2fx %18@",
+                    format: "%-8@ %5d %9d %7@ %11.0f %8.3f %8.3f %9.2fx %10.2fx %18@",
                     configuration.policy.rawValue as NSString, configuration.level, configuration.preallocate,
+                    (configuration.prepare ? "on" : "off") as NSString,
                     Self.median(runs.map(\.rate)), Self.median(runs.map(\.p50)),
                     Self.median(runs.map(\.p99)), Self.median(runs.map { $0.rate / $0.raw1 }),
                     Self.median(runs.map { $0.rate / $0.raw64 }),
@@ -193,50 +200,39 @@ struct JournalBench: AsyncParsableCommand {
         return path
     }
 
-    /// The disk's rate without size changes: like `rawFdatasync(directory:…)`, but overwriting the
-    /// zero-filled file at `preallocated` in place (from its start, wrapping around at its end), so
-    /// no fdatasync has to commit a new file size.
-    static func rawFdatasync(preallocated: String, payload: [UInt8], seconds: Double, batch: Int) throws -> Double {
-        let fd = open(preallocated, O_WRONLY)
+    /// How the raw reference writes: into a new file that grows with every batch, or over the zero-filled file at
+    /// `preallocated` in place (from its start, wrapping around at its end, so no fdatasync commits a new size); and
+    /// one `write` per record, or the batch's records in one `write` (as the journal writes a batch).
+    struct RawMethod {
+        var preallocated: String?
+        var oneWrite: Bool
+    }
+
+    /// The disk's own rate: write `batch` records then one `fdatasync`, for `seconds`, single-threaded.
+    static func rawFdatasync(
+        _ method: RawMethod, directory: String, payload: [UInt8], seconds: Double, batch: Int
+    ) throws -> Double {
+        let path = method.preallocated ?? (directory as NSString).appendingPathComponent("raw-\(batch).bin")
+        let fd = method.preallocated == nil ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600) : open(path, O_WRONLY)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
-        let size = off_t(Self.preallocatedRawBytes)
+        defer {
+            close(fd)
+            if method.preallocated == nil { unlink(path) }
+        }
+        let chunk = method.oneWrite ? [UInt8]((0..<batch).flatMap { _ in payload }) : payload
+        let writes = method.oneWrite ? 1 : batch
+        let wrap = method.preallocated == nil ? off_t.max : off_t(Self.preallocatedRawBytes)
         var offset: off_t = 0
         let clock = ContinuousClock()
         let start = clock.now
         let end = start + .milliseconds(Int(seconds * 1000))
         var records = 0
         while clock.now < end {
-            if offset + off_t(batch * payload.count) > size { offset = 0 }
-            for _ in 0..<batch {
-                let written = payload.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, offset) }
-                guard written == payload.count else { throw POSIXError(.EIO) }
+            if offset + off_t(batch * payload.count) > wrap { offset = 0 }
+            for _ in 0..<writes {
+                let written = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, offset) }
+                guard written == chunk.count else { throw POSIXError(.EIO) }
                 offset += off_t(written)
-            }
-            guard fdatasync(fd) == 0 else { throw POSIXError(.EIO) }
-            records += batch
-        }
-        let elapsed = clock.now - start
-        return Double(records) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    }
-
-    /// The disk's own rate: write `batch` records then one `fdatasync`, for `seconds`, single-threaded.
-    static func rawFdatasync(directory: String, payload: [UInt8], seconds: Double, batch: Int) throws -> Double {
-        let path = (directory as NSString).appendingPathComponent("raw-\(batch).bin")
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer {
-            close(fd)
-            unlink(path)
-        }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let end = start + .milliseconds(Int(seconds * 1000))
-        var records = 0
-        while clock.now < end {
-            for _ in 0..<batch {
-                let written = payload.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                guard written == payload.count else { throw POSIXError(.EIO) }
             }
             guard fdatasync(fd) == 0 else { throw POSIXError(.EIO) }
             records += batch

@@ -42,6 +42,10 @@ package final class Journal: Sendable {
     ///     (in one write whenever less than a frame header's worth of zeros is left; capped at
     ///     `segmentBytesMax`), so that fdatasync rarely has to commit a new file size; 0 grows the
     ///     segment with every write instead (see FORMAT.md, "Preallocation").
+    ///   - prepareSegments: Keep the next segment ready, zero-filled and fsynced by a thread of its own
+    ///     (`SegmentPreparer`, keeping pace with the active segment), so that rotation renames it
+    ///     into place and the writer's fdatasyncs carry no zeros. Costs one more `segmentBytesMax`
+    ///     file on disk (`journal/next-segment.zeros`).
     ///   - replayAfter: Only records with a greater LSN are passed to `replay` (the snapshot's LSN).
     ///   - minimumLastLSN: The journal continues after at least this LSN (the snapshot's LSN).
     ///   - logger: Receives the torn-tail warning and writer errors.
@@ -51,6 +55,7 @@ package final class Journal: Sendable {
         fsync: FsyncPolicy,
         segmentBytesMax: Int = 64 << 20,
         preallocateBytes: Int = 1 << 20,
+        prepareSegments: Bool = false,
         replayAfter: UInt64 = 0,
         minimumLastLSN: UInt64 = 0,
         logger: Logger,
@@ -88,6 +93,10 @@ package final class Journal: Sendable {
 
         let lastLSN = segments.last?.lastCoveredLSN ?? 0
         let nextLSN = max(lastLSN, minimumLastLSN) + 1
+        let segmentBytesMax = Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize))
+        let preparer =
+            prepareSegments
+            ? SegmentPreparer(journalDirectory: journalDirectory, bytes: segmentBytesMax, logger: logger) : nil
         let fd: Int32
         let segmentFirstLSN: UInt64
         let segmentBytes: Int64
@@ -116,11 +125,23 @@ package final class Journal: Sendable {
                     // It becomes a closed segment: cut its preallocated zeros, as rotation does.
                     try FileSystem.truncateFile(last.file.path, length: last.validEnd)
                 }
-                fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
                 segmentFirstLSN = nextLSN
                 segmentBytes = Int64(JournalFormat.segmentHeaderSize)
                 segmentRecords = 0
-                segmentFileSize = segmentBytes
+                if let preparer, let prepared = preparer.take() {
+                    // A file the previous process prepared.
+                    fd = prepared
+                    do {
+                        try JournalWriter.install(prepared, from: preparer, firstLSN: nextLSN)
+                    } catch {
+                        FileSystem.closeFile(prepared)
+                        throw error
+                    }
+                    segmentFileSize = preparer.bytes
+                } else {
+                    fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
+                    segmentFileSize = segmentBytes
+                }
             }
         } catch {
             throw JournalError(error)
@@ -129,8 +150,9 @@ package final class Journal: Sendable {
         self.shared = JournalShared(
             journalDirectory: journalDirectory,
             policy: fsync,
-            segmentBytesMax: Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize)),
+            segmentBytesMax: segmentBytesMax,
             preallocateBytes: Int64(max(preallocateBytes, 0)),
+            preparer: preparer,
             nextLSN: nextLSN,
             segmentFirstLSN: segmentFirstLSN,
             segmentBytes: segmentBytes,
@@ -205,6 +227,11 @@ package final class Journal: Sendable {
     /// The highest LSN that is durable under the policy.
     package var durableLSN: UInt64 {
         self.shared.state.withLock { $0.durableLSN }
+    }
+
+    /// How many segments were started from a prepared file (`prepareSegments`).
+    package var preparedSegmentsTaken: Int {
+        self.shared.preparer?.taken ?? 0
     }
 
     /// How many `fdatasync(2)` calls the writer has made on segments (batches, rotations, close).
@@ -363,6 +390,8 @@ final class JournalShared: Sendable {
     let segmentBytesMax: Int64
     /// Zero-fill step of the active segment (0: no preallocation).
     let preallocateBytes: Int64
+    /// Prepares the next segment, if the journal was opened with `prepareSegments`.
+    let preparer: SegmentPreparer?
     /// Shared state.
     let state: Mutex<JournalState>
     /// Wakes the writer (a counting semaphore, so a signal sent before it waits is not lost).
@@ -380,6 +409,7 @@ final class JournalShared: Sendable {
         policy: FsyncPolicy,
         segmentBytesMax: Int64,
         preallocateBytes: Int64,
+        preparer: SegmentPreparer?,
         nextLSN: UInt64,
         segmentFirstLSN: UInt64,
         segmentBytes: Int64,
@@ -390,6 +420,7 @@ final class JournalShared: Sendable {
         self.policy = policy
         self.segmentBytesMax = segmentBytesMax
         self.preallocateBytes = preallocateBytes
+        self.preparer = preparer
         self.logger = logger
         self.fsyncTimer = Metrics.Timer(label: "hygge_journal_fsync_seconds")
         self.batchRecorder = Recorder(label: "hygge_journal_batch_records", aggregate: true)

@@ -60,6 +60,8 @@ final class JournalWriter {
     private var gatherStart: UInt64?
     /// When the writer ran out of work (nil: it has work); bounds the spin before sleeping.
     private var spinStart: UInt64?
+    /// The active segment's size at which the preparer is next told how far it has filled.
+    private var nextAdvance: Int64 = 0
 
     private init(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64, dataEnd: Int64, fileSize: Int64) {
         self.shared = shared
@@ -96,6 +98,17 @@ final class JournalWriter {
             throw error
         }
         return fd
+    }
+
+    /// Makes the prepared file `fd` (open at offset 0) the segment at `firstLSN`: writes the header over its first
+    /// zeros and fdatasyncs it (the size does not change), renames it to the segment's name and fsyncs the
+    /// directory. Leaves `fd` positioned after the header.
+    static func install(_ fd: Int32, from preparer: SegmentPreparer, firstLSN: UInt64) throws(SystemError) {
+        let name = JournalFormat.segmentName(firstLSN: firstLSN)
+        try FileSystem.writeAll(fd, JournalFormat.segmentHeader(firstLSN: firstLSN), what: name)
+        try FileSystem.dataSync(fd, what: name)
+        try FileSystem.renameFile(preparer.path, preparer.journalDirectory + "/" + name)
+        try FileSystem.fsyncDirectory(preparer.journalDirectory)
     }
 
     private func run() {
@@ -247,6 +260,10 @@ final class JournalWriter {
             )
             self.dataEnd += Int64(chunk.bytes.count)
             self.unsynced = true
+            if let preparer = self.shared.preparer, self.dataEnd >= self.nextAdvance {
+                preparer.advance(segmentBytes: self.dataEnd)
+                self.nextAdvance = self.dataEnd + SegmentPreparer.pieceBytes / 2
+            }
             switch self.shared.policy {
             case .always:
                 try self.sync()
@@ -296,12 +313,20 @@ final class JournalWriter {
             try self.trimAndSync()
             FileSystem.closeFile(self.fd)
             self.fd = -1
-            self.fd = try JournalWriter.createSegment(
-                journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN
-            )
+            self.nextAdvance = 0
+            self.shared.preparer?.segmentStarted()
+            if let preparer = self.shared.preparer, let prepared = preparer.take() {
+                self.fd = prepared
+                try JournalWriter.install(prepared, from: preparer, firstLSN: firstLSN)
+                self.zeroedEnd = preparer.bytes
+            } else {
+                self.fd = try JournalWriter.createSegment(
+                    journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN
+                )
+                self.zeroedEnd = Int64(JournalFormat.segmentHeaderSize)
+            }
             self.segmentFirstLSN = firstLSN
             self.dataEnd = Int64(JournalFormat.segmentHeaderSize)
-            self.zeroedEnd = self.dataEnd
         } catch {
             self.fail(JournalError(error))
             return
@@ -334,6 +359,7 @@ final class JournalWriter {
 
     /// Close: final fdatasync (whatever the policy), close the descriptor, release everyone.
     private func finish() {
+        self.shared.preparer?.stop()
         let failed = self.shared.state.withLock { $0.error != nil }
         if !failed, self.fd >= 0 {
             do {

@@ -152,13 +152,14 @@ func openJournal(
     _ directory: TemporaryDirectory,
     fsync: FsyncPolicy = .always,
     segmentBytesMax: Int = 64 << 20,
+    prepareSegments: Bool = false,
     replayAfter: UInt64 = 0,
     minimumLastLSN: UInt64 = 0,
     logger: Logger = quietLogger
 ) throws -> (Journal, [JournalRecord]) {
     var records: [JournalRecord] = []
     let journal = try Journal(
-        directory: directory.path, fsync: fsync, segmentBytesMax: segmentBytesMax,
+        directory: directory.path, fsync: fsync, segmentBytesMax: segmentBytesMax, prepareSegments: prepareSegments,
         replayAfter: replayAfter, minimumLastLSN: minimumLastLSN, logger: logger
     ) { records.append($0) }
     return (journal, records)

@@ -1,0 +1,222 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Prepares the journal's next segment off the writer's path: a file of `segmentBytesMax` zeros, written and fsynced
+/// on its own thread while the active segment fills, that the writer renames into place at the next rotation
+/// (PostgreSQL keeps WAL files ready ahead of its writer for the same reason).
+///
+/// A segment the writer zero-fills itself (`JournalWriter.preallocate`) costs a megabyte of zeros in one of its
+/// fdatasyncs every few thousand records, and every caller waiting on that fdatasync waits for the zeros too: with 64
+/// writers that cost about a fifth of the rate and most of the p99 (BENCHMARKS-journal.md, 2026-12-07, sixth
+/// session). The zeros written here are flushed by this thread's own fdatasyncs, a quarter megabyte at a time, on
+/// another file, so the writer's fdatasyncs carry records only. The thread keeps pace with the writer rather than
+/// writing the whole file at once: zeros written as fast as the disk takes them slowed the writer's fdatasyncs as much
+/// as writing them itself did, so it zero-fills up to 5/4 of the bytes the writer has put in the active segment (plus
+/// a piece), which completes the file when the segment is about four-fifths full.
+///
+/// Files in the journal directory: `next-segment.zeros.tmp` while it is written (deleted on open: a crash may have
+/// cut it short), renamed to `next-segment.zeros` once it is complete and durable. Only zeros are ever written to
+/// either name before the writer takes the file (it then writes the segment header and renames it to the segment's
+/// name), so a `next-segment.zeros` left by a crash that has the configured size can be used as it is; any other is
+/// deleted. Neither name is a segment name, so scans, `journal verify` and segment deletion never see them.
+final class SegmentPreparer: Sendable {
+    static let fileName = "next-segment.zeros"
+    /// Zeros written (and fdatasync'ed) per step: small enough that no single flush of the disk is long.
+    static let pieceBytes: Int64 = 256 << 10
+
+    /// The journal directory.
+    let journalDirectory: String
+    /// `next-segment.zeros`: a complete, durable file of zeros.
+    let path: String
+    /// Where the file is written before it is complete.
+    let temporaryPath: String
+    /// The file's size: the journal's `segmentBytesMax`.
+    let bytes: Int64
+    let logger: Logger
+
+    private struct State {
+        /// `path` holds a complete file of zeros nobody has taken.
+        var ready = false
+        /// The thread is writing the temporary file (or about to start it).
+        var preparing = false
+        /// How far the thread may zero-fill the temporary file now (`advance`).
+        var allowed: Int64 = 0
+        /// Preparing failed since the active segment started: not retried until the next one.
+        var failed = false
+        var threadStarted = false
+        var stopping = false
+        /// Files taken by the writer (for tests and the benchmark).
+        var taken = 0
+    }
+
+    private let state: Mutex<State>
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
+
+    /// Cleans up after the previous process: deletes a partly written file and a finished one of the wrong size, and
+    /// keeps a finished one of `bytes`.
+    init(journalDirectory: String, bytes: Int64, logger: Logger) {
+        self.journalDirectory = journalDirectory
+        self.path = journalDirectory + "/" + SegmentPreparer.fileName
+        self.temporaryPath = self.path + ".tmp"
+        self.bytes = bytes
+        self.logger = logger
+        try? FileSystem.removeFile(self.temporaryPath)
+        var ready = false
+        if let size = try? FileSystem.fileSize(self.path) {
+            if size == bytes {
+                ready = true
+            } else {
+                try? FileSystem.removeFile(self.path)
+            }
+        }
+        self.state = Mutex(State(ready: ready))
+    }
+
+    /// How many prepared files the writer has taken.
+    var taken: Int { self.state.withLock { $0.taken } }
+
+    /// The zero-fill allowance for an active segment holding `segmentBytes`: 5/4 of it plus a piece, at most the file.
+    func allowance(segmentBytes: Int64) -> Int64 {
+        min(self.bytes, segmentBytes + segmentBytes / 4 + SegmentPreparer.pieceBytes)
+    }
+
+    /// Called by the writer as the active segment fills (`segmentBytes` in it so far): starts preparing a file if
+    /// none is ready or under way (starting the thread the first time), and lets the thread zero-fill up to
+    /// `allowance(segmentBytes:)`. Never blocks on I/O.
+    func advance(segmentBytes: Int64) {
+        let allowed = self.allowance(segmentBytes: segmentBytes)
+        let (start, wake) = self.state.withLock { state -> (Bool, Bool) in
+            guard !state.ready, !state.failed, !state.stopping else { return (false, false) }
+            if !state.preparing {
+                state.preparing = true
+                state.allowed = 0
+            }
+            guard allowed > state.allowed else { return (false, false) }
+            state.allowed = allowed
+            let start = !state.threadStarted
+            state.threadStarted = true
+            return (start, true)
+        }
+        if start {
+            let thread = Thread { [self] in self.run() }
+            thread.name = "hygge-journal-preparer"
+            thread.start()
+        }
+        if wake { self.wakeup.signal() }
+    }
+
+    /// Called by the writer when it starts a segment: a failure to prepare the previous one is retried from here.
+    func segmentStarted() {
+        self.state.withLock { $0.failed = false }
+    }
+
+    /// The prepared file opened for writing at offset 0, if one is ready; it is the caller's from then on (nil: none
+    /// is ready, or it could not be opened and the caller creates a segment itself).
+    func take() -> Int32? {
+        let ready = self.state.withLock { state -> Bool in
+            guard state.ready else { return false }
+            state.ready = false
+            return true
+        }
+        guard ready else { return nil }
+        do {
+            let fd = try FileSystem.openFile(self.path, flags: O_WRONLY)
+            self.state.withLock { $0.taken += 1 }
+            return fd
+        } catch {
+            self.logger.warning("journal: cannot open the prepared segment", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Stops the thread after the piece it is on (a partly written file is deleted) and waits for it to exit.
+    func stop() {
+        let started = self.state.withLock { state -> Bool in
+            state.stopping = true
+            return state.threadStarted
+        }
+        guard started else { return }
+        self.wakeup.signal()
+        self.exited.wait()
+    }
+
+    /// The temporary file being written and how many zeros it holds.
+    private struct Progress {
+        var fd: Int32
+        var zeroed: Int64
+    }
+
+    private func run() {
+        var progress: Progress?
+        while true {
+            self.wakeup.wait()
+            while true {
+                let (stop, allowed) = self.state.withLock { state -> (Bool, Int64) in
+                    (state.stopping, state.preparing ? state.allowed : 0)
+                }
+                if stop { break }
+                let zeroed = progress?.zeroed ?? 0
+                guard allowed > zeroed else { break }
+                do throws(SystemError) {
+                    if progress == nil {
+                        progress = Progress(
+                            fd: try FileSystem.openFile(self.temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC), zeroed: 0)
+                    }
+                    if try self.step(&progress!, upTo: allowed) {
+                        progress = nil
+                        self.state.withLock { state in
+                            state.preparing = false
+                            state.ready = true
+                        }
+                    }
+                } catch {
+                    self.logger.warning("journal: preparing the next segment failed", metadata: ["error": "\(error)"])
+                    self.abandon(&progress)
+                    // Not retried for this segment: the writer creates the next one itself.
+                    self.state.withLock { state in
+                        state.preparing = false
+                        state.failed = true
+                    }
+                    break
+                }
+            }
+            if self.state.withLock({ $0.stopping }) { break }
+        }
+        self.abandon(&progress)
+        self.exited.signal()
+    }
+
+    /// Writes and fdatasyncs the next piece of zeros (not past `allowed`); once the file is whole, fsyncs it, renames
+    /// it to `path` and fsyncs the directory, and returns true.
+    private func step(_ progress: inout Progress, upTo allowed: Int64) throws(SystemError) -> Bool {
+        let name = SegmentPreparer.fileName
+        let count = min(SegmentPreparer.pieceBytes, allowed - progress.zeroed, self.bytes - progress.zeroed)
+        try FileSystem.writeZeros(progress.fd, at: progress.zeroed, count: count, what: name)
+        try FileSystem.dataSync(progress.fd, what: name)
+        progress.zeroed += count
+        guard progress.zeroed == self.bytes else { return false }
+        try FileSystem.fullSync(progress.fd, what: name)
+        FileSystem.closeFile(progress.fd)
+        progress.fd = -1
+        try FileSystem.renameFile(self.temporaryPath, self.path)
+        try FileSystem.fsyncDirectory(self.journalDirectory)
+        return true
+    }
+
+    /// Closes and deletes a partly written file.
+    private func abandon(_ progress: inout Progress?) {
+        guard let current = progress else { return }
+        if current.fd >= 0 { FileSystem.closeFile(current.fd) }
+        try? FileSystem.removeFile(self.temporaryPath)
+        progress = nil
+    }
+}
