@@ -42,6 +42,8 @@ struct JournalBench: AsyncParsableCommand {
     /// One policy × concurrency measurement of one round, with that round's raw rates.
     private struct Sample {
         var rate: Double, p50: Double, p99: Double, recordsPerSync: Double?, raw1: Double, raw64: Double
+        /// Mean duration of the journal's fdatasyncs (µs, `always` only) and segments started from a prepared file.
+        var syncMicros: Double?, prepared: Int
     }
 
     /// Bytes of the zero-filled file the preallocated raw measurements overwrite in place.
@@ -99,17 +101,22 @@ struct JournalBench: AsyncParsableCommand {
                     prepareSegments: configuration.prepare, logger: logger
                 ) { _ in }
                 let syncsBefore = journal.fsyncCount
+                let syncNanosBefore = journal.fsyncNanoseconds
                 let (rate, p50, p99) = try await Self.measure(
                     journal, payload: payload, concurrency: configuration.level, seconds: self.seconds)
                 let syncs = journal.fsyncCount - syncsBefore
-                FileHandle.standardError.write(Data("  \(configuration): prepared segments taken \(journal.preparedSegmentsTaken)\n".utf8))
+                let syncNanos = journal.fsyncNanoseconds - syncNanosBefore
+                let prepared = journal.preparedSegmentsTaken
                 await journal.close()
                 try? FileManager.default.removeItem(atPath: directory)
                 samples[index].append(
                     Sample(
                         rate: rate, p50: p50, p99: p99,
                         recordsPerSync: configuration.policy == .always && syncs > 0
-                            ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64))
+                            ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64,
+                        syncMicros: configuration.policy == .always && syncs > 0
+                            ? Double(syncNanos) / Double(syncs) / 1000 : nil,
+                        prepared: prepared))
             }
         }
         print("rounds: \(raw1.count), \(self.seconds) s per measurement, \(self.bytes)-byte records; medians over the rounds")
@@ -122,19 +129,30 @@ struct JournalBench: AsyncParsableCommand {
                 + "(a write per record: growing file \(medians[2]), preallocated \(medians[3]); "
                 + "one write per batch: growing file \(medians[4]), preallocated \(medians[5]))")
         print("raw(n) = the best of those in each round; ratios are taken against it within the round")
-        print("policy    conc  prealloc prepare   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync")
+        print("prepare: next segment prepared on its own thread (segments started from such a file, median per run)")
+        print(
+            "policy    conc  prealloc  prepare   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync"
+                + "  fdatasync µs")
         for (configuration, runs) in zip(configurations, samples) {
             let perSync = runs.compactMap(\.recordsPerSync)
+            let syncMicros = runs.compactMap(\.syncMicros)
+            let prepared = configuration.prepare ? "on (\(Int(Self.median(runs.map { Double($0.prepared) }))))" : "off"
             print(
                 String(
-                    format: "%-8@ %5d %9d %7@ %11.0f %8.3f %8.3f %9.2fx %10.2fx %18@",
-                    configuration.policy.rawValue as NSString, configuration.level, configuration.preallocate,
-                    (configuration.prepare ? "on" : "off") as NSString,
-                    Self.median(runs.map(\.rate)), Self.median(runs.map(\.p50)),
-                    Self.median(runs.map(\.p99)), Self.median(runs.map { $0.rate / $0.raw1 }),
-                    Self.median(runs.map { $0.rate / $0.raw64 }),
-                    (perSync.isEmpty ? "-" : String(format: "%.1f", Self.median(perSync))) as NSString))
+                    format: "%@ %5d %9d %@ %11.0f %8.3f %8.3f %9.2fx %10.2fx %@ %@",
+                    Self.padded(configuration.policy.rawValue, 8, left: true), configuration.level,
+                    configuration.preallocate, Self.padded(prepared, 8, left: true), Self.median(runs.map(\.rate)),
+                    Self.median(runs.map(\.p50)), Self.median(runs.map(\.p99)),
+                    Self.median(runs.map { $0.rate / $0.raw1 }), Self.median(runs.map { $0.rate / $0.raw64 }),
+                    Self.padded(perSync.isEmpty ? "-" : String(format: "%.1f", Self.median(perSync)), 18),
+                    Self.padded(syncMicros.isEmpty ? "-" : String(format: "%.0f", Self.median(syncMicros)), 13)))
         }
+    }
+
+    /// `text` padded with spaces to `width` (on the right when `left`-aligned), as an argument for `%@`.
+    static func padded(_ text: String, _ width: Int, left: Bool = false) -> NSString {
+        let fill = String(repeating: " ", count: max(0, width - text.count))
+        return (left ? text + fill : fill + text) as NSString
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -96,7 +96,7 @@ package final class Journal: Sendable {
         let segmentBytesMax = Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize))
         let preparer =
             prepareSegments
-            ? SegmentPreparer(journalDirectory: journalDirectory, bytes: segmentBytesMax, logger: logger) : nil
+            ? SegmentPreparer(journalDirectory: journalDirectory, bytesMax: segmentBytesMax, logger: logger) : nil
         let fd: Int32
         let segmentFirstLSN: UInt64
         let segmentBytes: Int64
@@ -130,14 +130,14 @@ package final class Journal: Sendable {
                 segmentRecords = 0
                 if let preparer, let prepared = preparer.take() {
                     // A file the previous process prepared.
-                    fd = prepared
+                    fd = prepared.fd
                     do {
-                        try JournalWriter.install(prepared, from: preparer, firstLSN: nextLSN)
+                        try JournalWriter.install(prepared.fd, from: preparer, firstLSN: nextLSN)
                     } catch {
-                        FileSystem.closeFile(prepared)
+                        FileSystem.closeFile(prepared.fd)
                         throw error
                     }
-                    segmentFileSize = preparer.bytes
+                    segmentFileSize = prepared.bytes
                 } else {
                     fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
                     segmentFileSize = segmentBytes
@@ -239,6 +239,11 @@ package final class Journal: Sendable {
         self.shared.state.withLock { $0.fsyncCount }
     }
 
+    /// Nanoseconds the writer has spent in the fdatasyncs of its batches.
+    package var fsyncNanoseconds: UInt64 {
+        self.shared.state.withLock { $0.fsyncNanoseconds }
+    }
+
     /// Starts a new segment at the next LSN (called before snapshots so older segments become
     /// deletable). Blocks the calling thread until the writer has written and fdatasync'ed the old
     /// segment and created the new one; does nothing if the active segment has no records yet.
@@ -337,6 +342,8 @@ struct JournalState {
     var gatherTarget = 0
     /// fdatasync calls made by the writer.
     var fsyncCount = 0
+    /// Nanoseconds spent in those of batches (`JournalWriter.sync`).
+    var fsyncNanoseconds: UInt64 = 0
 
     /// Takes the spare buffer (keeping its capacity) for a new chunk.
     mutating func takeSpare() -> [UInt8] {

@@ -60,7 +60,9 @@ final class JournalWriter {
     private var gatherStart: UInt64?
     /// When the writer ran out of work (nil: it has work); bounds the spin before sleeping.
     private var spinStart: UInt64?
-    /// The active segment's size at which the preparer is next told how far it has filled.
+    /// Bytes written to segments by this writer (records and preallocated zeros), for the preparer's pace.
+    private var written: Int64 = 0
+    /// The value of `written` at which the preparer is next told how far the writer has got.
     private var nextAdvance: Int64 = 0
 
     private init(shared: JournalShared, fd: Int32, segmentFirstLSN: UInt64, dataEnd: Int64, fileSize: Int64) {
@@ -248,7 +250,10 @@ final class JournalWriter {
         self.typicalSyncDuration = (self.typicalSyncDuration * 7 + self.lastSyncDuration) / 8
         self.lastSyncNanos = end
         self.unsynced = false
-        self.shared.state.withLock { $0.fsyncCount += 1 }
+        self.shared.state.withLock { state in
+            state.fsyncCount += 1
+            state.fsyncNanoseconds += end &- start
+        }
     }
 
     /// Writes one chunk, makes it durable per the policy, and resumes the waiters it satisfies.
@@ -260,9 +265,10 @@ final class JournalWriter {
             )
             self.dataEnd += Int64(chunk.bytes.count)
             self.unsynced = true
-            if let preparer = self.shared.preparer, self.dataEnd >= self.nextAdvance {
-                preparer.advance(segmentBytes: self.dataEnd)
-                self.nextAdvance = self.dataEnd + SegmentPreparer.pieceBytes / 2
+            self.written += Int64(chunk.bytes.count)
+            if let preparer = self.shared.preparer, self.written >= self.nextAdvance {
+                preparer.advance(written: self.written)
+                self.nextAdvance = self.written + SegmentPreparer.pieceBytes / 4
             }
             switch self.shared.policy {
             case .always:
@@ -313,12 +319,11 @@ final class JournalWriter {
             try self.trimAndSync()
             FileSystem.closeFile(self.fd)
             self.fd = -1
-            self.nextAdvance = 0
-            self.shared.preparer?.segmentStarted()
+            self.shared.preparer?.segmentClosed(bytes: self.dataEnd)
             if let preparer = self.shared.preparer, let prepared = preparer.take() {
-                self.fd = prepared
-                try JournalWriter.install(prepared, from: preparer, firstLSN: firstLSN)
-                self.zeroedEnd = preparer.bytes
+                self.fd = prepared.fd
+                try JournalWriter.install(prepared.fd, from: preparer, firstLSN: firstLSN)
+                self.zeroedEnd = prepared.bytes
             } else {
                 self.fd = try JournalWriter.createSegment(
                     journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN

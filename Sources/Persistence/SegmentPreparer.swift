@@ -17,16 +17,22 @@ import Darwin
 /// fdatasyncs every few thousand records, and every caller waiting on that fdatasync waits for the zeros too: with 64
 /// writers that cost about a fifth of the rate and most of the p99 (BENCHMARKS-journal.md, 2026-12-07, sixth
 /// session). The zeros written here are flushed by this thread's own fdatasyncs, a quarter megabyte at a time, on
-/// another file, so the writer's fdatasyncs carry records only. The thread keeps pace with the writer rather than
-/// writing the whole file at once: zeros written as fast as the disk takes them slowed the writer's fdatasyncs as much
-/// as writing them itself did, so it zero-fills up to 5/4 of the bytes the writer has put in the active segment (plus
-/// a piece), which completes the file when the segment is about four-fifths full.
+/// another file, so the writer's fdatasyncs carry records only.
+///
+/// Two things keep the zeros from costing the writer anyway:
+/// - **Pace.** Zeros written as fast as the disk takes them slowed the writer's fdatasyncs as much as writing them
+///   itself did, so the thread writes at most twice as many bytes of zeros as the writer has written records since
+///   the file was begun (plus one piece ahead).
+/// - **Size.** Segments usually end at a snapshot's rotation, long before `segmentBytesMax`, and zeros past a
+///   segment's end are cut off unused. The file is sized to 5/4 of the last segment the writer closed (at most
+///   `segmentBytesMax`, at least one piece); a segment that outgrows it is zero-filled further by the writer, as
+///   before.
 ///
 /// Files in the journal directory: `next-segment.zeros.tmp` while it is written (deleted on open: a crash may have
 /// cut it short), renamed to `next-segment.zeros` once it is complete and durable. Only zeros are ever written to
 /// either name before the writer takes the file (it then writes the segment header and renames it to the segment's
-/// name), so a `next-segment.zeros` left by a crash that has the configured size can be used as it is; any other is
-/// deleted. Neither name is a segment name, so scans, `journal verify` and segment deletion never see them.
+/// name), so a `next-segment.zeros` left by a crash can be used as it is if it is no larger than `segmentBytesMax`;
+/// a larger one is deleted. Neither name is a segment name, so scans, `journal verify` and segment deletion never see them.
 final class SegmentPreparer: Sendable {
     static let fileName = "next-segment.zeros"
     /// Zeros written (and fdatasync'ed) per step: small enough that no single flush of the disk is long.
@@ -38,17 +44,21 @@ final class SegmentPreparer: Sendable {
     let path: String
     /// Where the file is written before it is complete.
     let temporaryPath: String
-    /// The file's size: the journal's `segmentBytesMax`.
-    let bytes: Int64
+    /// The largest file: the journal's `segmentBytesMax`.
+    let bytesMax: Int64
     let logger: Logger
 
     private struct State {
-        /// `path` holds a complete file of zeros nobody has taken.
-        var ready = false
-        /// The thread is writing the temporary file (or about to start it).
-        var preparing = false
+        /// `path` holds a complete file of zeros of this size that nobody has taken.
+        var ready: Int64?
+        /// The size of the file the thread is writing (or about to start), nil when it is not preparing one.
+        var preparing: Int64?
+        /// The writer's `written` count when that file was begun.
+        var begunAt: Int64 = 0
         /// How far the thread may zero-fill the temporary file now (`advance`).
         var allowed: Int64 = 0
+        /// The data size of the last segment the writer closed (`segmentClosed`); the next file's size follows it.
+        var lastSegmentBytes: Int64
         /// Preparing failed since the active segment started: not retried until the next one.
         var failed = false
         var threadStarted = false
@@ -61,45 +71,47 @@ final class SegmentPreparer: Sendable {
     private let wakeup = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
 
-    /// Cleans up after the previous process: deletes a partly written file and a finished one of the wrong size, and
-    /// keeps a finished one of `bytes`.
-    init(journalDirectory: String, bytes: Int64, logger: Logger) {
+    /// Cleans up after the previous process: deletes a partly written file and a finished one larger than
+    /// `bytesMax`, and keeps a finished one otherwise.
+    init(journalDirectory: String, bytesMax: Int64, logger: Logger) {
         self.journalDirectory = journalDirectory
         self.path = journalDirectory + "/" + SegmentPreparer.fileName
         self.temporaryPath = self.path + ".tmp"
-        self.bytes = bytes
+        self.bytesMax = bytesMax
         self.logger = logger
         try? FileSystem.removeFile(self.temporaryPath)
-        var ready = false
+        var ready: Int64?
         if let size = try? FileSystem.fileSize(self.path) {
-            if size == bytes {
-                ready = true
+            if size >= Int64(JournalFormat.segmentHeaderSize), size <= bytesMax {
+                ready = size
             } else {
                 try? FileSystem.removeFile(self.path)
             }
         }
-        self.state = Mutex(State(ready: ready))
+        self.state = Mutex(State(ready: ready, lastSegmentBytes: bytesMax))
     }
 
     /// How many prepared files the writer has taken.
     var taken: Int { self.state.withLock { $0.taken } }
 
-    /// The zero-fill allowance for an active segment holding `segmentBytes`: 5/4 of it plus a piece, at most the file.
-    func allowance(segmentBytes: Int64) -> Int64 {
-        min(self.bytes, segmentBytes + segmentBytes / 4 + SegmentPreparer.pieceBytes)
-    }
-
-    /// Called by the writer as the active segment fills (`segmentBytes` in it so far): starts preparing a file if
-    /// none is ready or under way (starting the thread the first time), and lets the thread zero-fill up to
-    /// `allowance(segmentBytes:)`. Never blocks on I/O.
-    func advance(segmentBytes: Int64) {
-        let allowed = self.allowance(segmentBytes: segmentBytes)
+    /// Called by the writer as it writes: `written` counts every byte it has written so far (in any segment).
+    /// Starts preparing a file if none is ready or under way (starting the thread the first time), and lets the
+    /// thread zero-fill twice the bytes written since the file was begun, plus a piece. Never blocks on I/O.
+    func advance(written: Int64) {
         let (start, wake) = self.state.withLock { state -> (Bool, Bool) in
-            guard !state.ready, !state.failed, !state.stopping else { return (false, false) }
-            if !state.preparing {
-                state.preparing = true
+            guard state.ready == nil, !state.failed, !state.stopping else { return (false, false) }
+            let size: Int64
+            if let preparing = state.preparing {
+                size = preparing
+            } else {
+                let sized = state.lastSegmentBytes + state.lastSegmentBytes / 4
+                let pieces = (sized + SegmentPreparer.pieceBytes - 1) / SegmentPreparer.pieceBytes
+                size = min(self.bytesMax, max(1, pieces) * SegmentPreparer.pieceBytes)
+                state.preparing = size
+                state.begunAt = written
                 state.allowed = 0
             }
+            let allowed = min(size, 2 * (written - state.begunAt) + SegmentPreparer.pieceBytes)
             guard allowed > state.allowed else { return (false, false) }
             state.allowed = allowed
             let start = !state.threadStarted
@@ -114,24 +126,27 @@ final class SegmentPreparer: Sendable {
         if wake { self.wakeup.signal() }
     }
 
-    /// Called by the writer when it starts a segment: a failure to prepare the previous one is retried from here.
-    func segmentStarted() {
-        self.state.withLock { $0.failed = false }
+    /// Called by the writer when it closes a segment holding `bytes` (header and records): the next file is sized
+    /// after it, and a failure to prepare is retried from here on.
+    func segmentClosed(bytes: Int64) {
+        self.state.withLock { state in
+            state.lastSegmentBytes = bytes
+            state.failed = false
+        }
     }
 
-    /// The prepared file opened for writing at offset 0, if one is ready; it is the caller's from then on (nil: none
-    /// is ready, or it could not be opened and the caller creates a segment itself).
-    func take() -> Int32? {
-        let ready = self.state.withLock { state -> Bool in
-            guard state.ready else { return false }
-            state.ready = false
-            return true
+    /// The prepared file opened for writing at offset 0, and its size, if one is ready; it is the caller's from then
+    /// on (nil: none is ready, or it could not be opened and the caller creates a segment itself).
+    func take() -> (fd: Int32, bytes: Int64)? {
+        let ready = self.state.withLock { state -> Int64? in
+            defer { state.ready = nil }
+            return state.ready
         }
-        guard ready else { return nil }
+        guard let ready else { return nil }
         do {
             let fd = try FileSystem.openFile(self.path, flags: O_WRONLY)
             self.state.withLock { $0.taken += 1 }
-            return fd
+            return (fd, ready)
         } catch {
             self.logger.warning("journal: cannot open the prepared segment", metadata: ["error": "\(error)"])
             return nil
@@ -160,22 +175,22 @@ final class SegmentPreparer: Sendable {
         while true {
             self.wakeup.wait()
             while true {
-                let (stop, allowed) = self.state.withLock { state -> (Bool, Int64) in
-                    (state.stopping, state.preparing ? state.allowed : 0)
+                let (stop, size, allowed) = self.state.withLock { state -> (Bool, Int64, Int64) in
+                    (state.stopping, state.preparing ?? 0, state.allowed)
                 }
                 if stop { break }
                 let zeroed = progress?.zeroed ?? 0
-                guard allowed > zeroed else { break }
+                guard size > 0, allowed > zeroed else { break }
                 do throws(SystemError) {
                     if progress == nil {
                         progress = Progress(
                             fd: try FileSystem.openFile(self.temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC), zeroed: 0)
                     }
-                    if try self.step(&progress!, upTo: allowed) {
+                    if try self.step(&progress!, upTo: allowed, size: size) {
                         progress = nil
                         self.state.withLock { state in
-                            state.preparing = false
-                            state.ready = true
+                            state.preparing = nil
+                            state.ready = size
                         }
                     }
                 } catch {
@@ -183,7 +198,7 @@ final class SegmentPreparer: Sendable {
                     self.abandon(&progress)
                     // Not retried for this segment: the writer creates the next one itself.
                     self.state.withLock { state in
-                        state.preparing = false
+                        state.preparing = nil
                         state.failed = true
                     }
                     break
@@ -195,15 +210,15 @@ final class SegmentPreparer: Sendable {
         self.exited.signal()
     }
 
-    /// Writes and fdatasyncs the next piece of zeros (not past `allowed`); once the file is whole, fsyncs it, renames
-    /// it to `path` and fsyncs the directory, and returns true.
-    private func step(_ progress: inout Progress, upTo allowed: Int64) throws(SystemError) -> Bool {
+    /// Writes and fdatasyncs the next piece of zeros (not past `allowed`); once the file holds `size`, fsyncs it,
+    /// renames it to `path` and fsyncs the directory, and returns true.
+    private func step(_ progress: inout Progress, upTo allowed: Int64, size: Int64) throws(SystemError) -> Bool {
         let name = SegmentPreparer.fileName
-        let count = min(SegmentPreparer.pieceBytes, allowed - progress.zeroed, self.bytes - progress.zeroed)
+        let count = min(SegmentPreparer.pieceBytes, allowed - progress.zeroed, size - progress.zeroed)
         try FileSystem.writeZeros(progress.fd, at: progress.zeroed, count: count, what: name)
         try FileSystem.dataSync(progress.fd, what: name)
         progress.zeroed += count
-        guard progress.zeroed == self.bytes else { return false }
+        guard progress.zeroed == size else { return false }
         try FileSystem.fullSync(progress.fd, what: name)
         FileSystem.closeFile(progress.fd)
         progress.fd = -1

@@ -102,19 +102,39 @@ struct SegmentPreparerTests {
         }
     }
 
-    @Test func aPartlyWrittenOrMisSizedFileIsDeletedOnOpen() async throws {
+    @Test func aPartlyWrittenOrOversizedFileIsDeletedOnOpen() async throws {
         try await withTemporaryDirectory { directory in
             try await writeRecords(directory, count: 3)
             try writeBytes([UInt8](repeating: 0, count: 4096), to: self.sparePath(directory) + ".tmp")
-            try writeBytes([UInt8](repeating: 0, count: 4096), to: self.sparePath(directory))
+            try writeBytes([UInt8](repeating: 0, count: 2 * Self.segmentBytes), to: self.sparePath(directory))
             let (journal, replayed) = try self.open(directory)
             #expect(replayed.count == 3)
             #expect(!FileManager.default.fileExists(atPath: self.sparePath(directory) + ".tmp"))
-            #expect(!FileManager.default.fileExists(atPath: self.sparePath(directory)), "4 KiB is not a 64 KiB segment")
+            #expect(!FileManager.default.fileExists(atPath: self.sparePath(directory)), "larger than a segment may grow")
             try journal.rotate()
             #expect(journal.preparedSegmentsTaken == 0, "nothing prepared yet: the writer creates the segment itself")
             await journal.close()
             #expect(try await replayAll(directory).count == 3)
+        }
+    }
+
+    @Test func aSegmentThatOutgrowsItsPreparedFileIsZeroFilledFurtherByTheWriter() async throws {
+        try await withTemporaryDirectory { directory in
+            try await writeRecords(directory, count: 3)
+            // A finished 4 KiB file (the size follows the last closed segment): the segment starts in it and grows
+            // past it.
+            try writeBytes([UInt8](repeating: 0, count: 4096), to: self.sparePath(directory))
+            let (journal, _) = try self.open(directory)
+            try journal.rotate()
+            #expect(journal.preparedSegmentsTaken == 1)
+            let written = try await self.append(journal, from: 4, count: 100)
+            let segment = directory.journalPath + "/\(padded(4)).wal"
+            let image = try readBytes(segment)
+            let end = try #require(frameRanges(image).last?.upperBound)
+            #expect(end > 4096 && image.count > end, "records past the prepared 4 KiB, zeros after them")
+            #expect(image[end...].allSatisfy { $0 == 0 })
+            await journal.close()
+            #expect(try await replayAll(directory).suffix(100) == written[...])
         }
     }
 
