@@ -104,9 +104,7 @@ final class SegmentPreparer: Sendable {
             if let preparing = state.preparing {
                 size = preparing
             } else {
-                let sized = state.lastSegmentBytes + state.lastSegmentBytes / 4
-                let pieces = (sized + SegmentPreparer.pieceBytes - 1) / SegmentPreparer.pieceBytes
-                size = min(self.bytesMax, max(1, pieces) * SegmentPreparer.pieceBytes)
+                size = self.fileBytes(after: state.lastSegmentBytes)
                 state.preparing = size
                 state.begunAt = written
                 state.allowed = 0
@@ -129,10 +127,22 @@ final class SegmentPreparer: Sendable {
     /// Called by the writer when it closes a segment holding `bytes` (header and records): the next file is sized
     /// after it, and a failure to prepare is retried from here on.
     func segmentClosed(bytes: Int64) {
-        self.state.withLock { state in
+        let wake = self.state.withLock { state -> Bool in
             state.lastSegmentBytes = bytes
             state.failed = false
+            // A file under way that is larger than this segment suggests is cut to the new size (or to what it
+            // already holds, if more: the thread then finishes it at once).
+            guard let preparing = state.preparing, self.fileBytes(after: bytes) < preparing else { return false }
+            state.preparing = self.fileBytes(after: bytes)
+            return state.threadStarted
         }
+        if wake { self.wakeup.signal() }
+    }
+
+    /// The size of a file prepared after a segment of `segmentBytes`: 5/4 of it in whole pieces, at most `bytesMax`.
+    func fileBytes(after segmentBytes: Int64) -> Int64 {
+        let pieces = (segmentBytes + segmentBytes / 4 + SegmentPreparer.pieceBytes - 1) / SegmentPreparer.pieceBytes
+        return min(self.bytesMax, max(1, pieces) * SegmentPreparer.pieceBytes)
     }
 
     /// The prepared file opened for writing at offset 0, and its size, if one is ready; it is the caller's from then
@@ -180,17 +190,17 @@ final class SegmentPreparer: Sendable {
                 }
                 if stop { break }
                 let zeroed = progress?.zeroed ?? 0
-                guard size > 0, allowed > zeroed else { break }
+                guard size > 0, allowed > zeroed || (progress != nil && zeroed >= size) else { break }
                 do throws(SystemError) {
                     if progress == nil {
                         progress = Progress(
                             fd: try FileSystem.openFile(self.temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC), zeroed: 0)
                     }
-                    if try self.step(&progress!, upTo: allowed, size: size) {
+                    if let finished = try self.step(&progress!, upTo: allowed, size: size) {
                         progress = nil
                         self.state.withLock { state in
                             state.preparing = nil
-                            state.ready = size
+                            state.ready = finished
                         }
                     }
                 } catch {
@@ -210,21 +220,24 @@ final class SegmentPreparer: Sendable {
         self.exited.signal()
     }
 
-    /// Writes and fdatasyncs the next piece of zeros (not past `allowed`); once the file holds `size`, fsyncs it,
-    /// renames it to `path` and fsyncs the directory, and returns true.
-    private func step(_ progress: inout Progress, upTo allowed: Int64, size: Int64) throws(SystemError) -> Bool {
+    /// Writes and fdatasyncs the next piece of zeros (not past `allowed`); once the file holds `size` (or more: the
+    /// size can shrink while the file is written), fsyncs it, renames it to `path` and fsyncs the directory, and
+    /// returns the file's size (nil: not finished yet).
+    private func step(_ progress: inout Progress, upTo allowed: Int64, size: Int64) throws(SystemError) -> Int64? {
         let name = SegmentPreparer.fileName
         let count = min(SegmentPreparer.pieceBytes, allowed - progress.zeroed, size - progress.zeroed)
-        try FileSystem.writeZeros(progress.fd, at: progress.zeroed, count: count, what: name)
-        try FileSystem.dataSync(progress.fd, what: name)
-        progress.zeroed += count
-        guard progress.zeroed == size else { return false }
+        if count > 0 {
+            try FileSystem.writeZeros(progress.fd, at: progress.zeroed, count: count, what: name)
+            try FileSystem.dataSync(progress.fd, what: name)
+            progress.zeroed += count
+        }
+        guard progress.zeroed >= size else { return nil }
         try FileSystem.fullSync(progress.fd, what: name)
         FileSystem.closeFile(progress.fd)
         progress.fd = -1
         try FileSystem.renameFile(self.temporaryPath, self.path)
         try FileSystem.fsyncDirectory(self.journalDirectory)
-        return true
+        return progress.zeroed
     }
 
     /// Closes and deletes a partly written file.

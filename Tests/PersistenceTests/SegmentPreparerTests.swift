@@ -138,6 +138,30 @@ struct SegmentPreparerTests {
         }
     }
 
+    @Test func theFileFollowsTheSizeOfTheSegmentsThatSnapshotsClose() async throws {
+        try await withTemporaryDirectory { directory in
+            // 4 MiB segments that rotate (as at a snapshot) after about 40 KB: the file begun at 4 MiB is cut to
+            // one 256 KiB piece once the first segment closes, finishes, and starts the segment after that.
+            let (journal, _) = try self.open(directory, segmentBytesMax: 4 << 20)
+            var written = try await self.append(journal, from: 1, count: 200)
+            try journal.rotate()
+            #expect(journal.preparedSegmentsTaken == 0, "a 4 MiB file is not written after 40 KB of records")
+            var size: Int?
+            for _ in 0..<1000 where size == nil {
+                size = try? fileSize(self.sparePath(directory))
+                if size == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let finished = try #require(size, "the cut file finishes without more records")
+            #expect(finished >= 256 << 10 && finished < 4 << 20, "\(finished) bytes")
+            written += try await self.append(journal, from: 201, count: 10)
+            try journal.rotate()
+            #expect(journal.preparedSegmentsTaken == 1)
+            written += try await self.append(journal, from: 211, count: 10)
+            await journal.close()
+            #expect(try await replayAll(directory) == written)
+        }
+    }
+
     @Test func withoutPrepareSegmentsNoFileIsWritten() async throws {
         try await withTemporaryDirectory { directory in
             let (journal, _) = try openJournal(directory, segmentBytesMax: Self.segmentBytes)
