@@ -130,6 +130,10 @@ package struct OrderSync: Hashable, Sendable, Codable {
     package var attempts: Int = 0
     /// When the first POST was started; bounds the duplicate search (`created_at_min`).
     package var firstAttemptAt: Timestamp?
+    /// When the latest attempt was started; bounds the duplicate search of the next one (`created_at_max`). Nil in
+    /// state restored from a snapshot written before the field existed (the outbox then assumes the attempt was
+    /// made just before it started).
+    package var lastAttemptAt: Timestamp?
     /// Whether any attempt ended ambiguously (the order may exist), so the next one must search first.
     package var ambiguous: Bool = false
     /// Last error code, for the dashboard.

@@ -234,6 +234,7 @@ package struct MerchantState: Hashable, Sendable, Codable {
                 var sync = checkout.orderSync ?? OrderSync()
                 sync.attempts = sync.attempts.saturatingAdd(1)
                 if sync.firstAttemptAt == nil { sync.firstAttemptAt = at }
+                sync.lastAttemptAt = at
                 checkout.orderSync = sync
             }
         case .orderAttemptFailed(let id, let error, let ambiguous, let giveUp):

@@ -10,9 +10,9 @@ import ServiceLifecycle
 /// Shopify's orders created while the earlier attempts could have created one and matches `source_identifier`,
 /// because Shopify's order endpoint has no idempotency key: an ambiguous failure (timeout, reset, 5xx) may have
 /// created the order. The window runs from the first attempt − `lookupMarginBefore` to the latest earlier attempt +
-/// `lookupMarginAfter`; the latest attempt is known for attempts made by this process, and an attempt made before a
-/// restart started before this process did. Bounding both ends keeps the listing short for a busy shop (the lookup
-/// reads at most `ShopifyHTTPClient.findOrderPagesMax` pages) and for a retry made long after the attempts.
+/// `lookupMarginAfter`; both are journaled (`OrderSync.firstAttemptAt`, `.lastAttemptAt`), so the window is as tight
+/// after a restart as before it. Bounding both ends keeps the listing short for a busy shop (the lookup reads at
+/// most `ShopifyHTTPClient.findOrderPagesMax` pages) and for a retry made long after the attempts.
 package final class OrderOutbox: Service {
     private let registry: MerchantRegistry
     private let concurrencyMax: Int
@@ -20,12 +20,9 @@ package final class OrderOutbox: Service {
     private let depth = Gauge(label: "hygge_outbox_depth")
     private let retries = Counter(label: "hygge_outbox_retries_total")
     private let inFlight = ManagedAtomicCounter()
-    /// When this outbox started: every attempt made before a restart started before it.
+    /// When this outbox started: every attempt made before a restart started before it (the latest attempt of
+    /// state restored from a snapshot written before `OrderSync.lastAttemptAt` existed).
     private let startedAt: Timestamp
-    /// The latest attempt this process started per checkout whose order is not synced yet (bounds the lookup
-    /// window; entries go when the order is found or created, and stay for checkouts that gave up, which a
-    /// manual retry may take up).
-    private let latestAttempt = Mutex<[CheckoutID: Timestamp]>([:])
 
     /// How far before the first attempt the lookup looks: the clock difference between this host and Shopify it
     /// tolerates (the host's clock is expected to be NTP-synchronised).
@@ -42,10 +39,12 @@ package final class OrderOutbox: Service {
         self.startedAt = .now
     }
 
-    /// The `created_at` window in which an earlier attempt of this checkout may have created its order.
-    func lookupWindow(_ checkout: CheckoutID, firstAttemptAt: Timestamp) -> (min: Timestamp, max: Timestamp) {
-        let latest = self.latestAttempt.withLock { $0[checkout] } ?? self.startedAt
-        return (firstAttemptAt.adding(.zero - Self.lookupMarginBefore), latest.adding(Self.lookupMarginAfter))
+    /// The `created_at` window in which the earlier attempts recorded in `sync` may have created the order (nil: no
+    /// attempt yet).
+    func lookupWindow(_ sync: OrderSync) -> (min: Timestamp, max: Timestamp)? {
+        guard let first = sync.firstAttemptAt else { return nil }
+        let latest = sync.lastAttemptAt ?? self.startedAt
+        return (first.adding(.zero - Self.lookupMarginBefore), latest.adding(Self.lookupMarginAfter))
     }
 
     package func run() async throws {
@@ -79,12 +78,12 @@ package final class OrderOutbox: Service {
             do {
                 // Every pass is one attempt, the lookup included: a lookup that keeps failing (Shopify down, an
                 // unreadable listing) must end in order_sync_failed too, never re-POST blindly and never loop.
-                let window = work.sync.firstAttemptAt.map { self.lookupWindow(job.checkout, firstAttemptAt: $0) }
-                let started = Timestamp.now
-                try await merchant.orderAttemptStarted(job.checkout, now: started)
-                self.latestAttempt.withLock { $0[job.checkout] = started }
+                let window = self.lookupWindow(work.sync)
+                try await merchant.orderAttemptStarted(job.checkout, now: .now)
                 let order: ShopifyOrder
-                if work.sync.attempts > 0, let window,
+                // An earlier attempt may have created the order: one of this round (a timeout or a crash leaves no
+                // certain outcome), or an ambiguous one before a manual retry (which restarts the count).
+                if work.sync.attempts > 0 || work.sync.ambiguous, let window,
                     let existing = try await shopify.findOrder(
                         shop: job.merchant, token: work.token, sourceIdentifier: job.checkout.rawValue,
                         createdAtMin: window.min, createdAtMax: window.max)
@@ -94,7 +93,6 @@ package final class OrderOutbox: Service {
                     order = try await shopify.createOrder(shop: job.merchant, token: work.token, order: work.request)
                 }
                 try? await merchant.orderSynced(job.checkout, order: order)
-                self.latestAttempt.withLock { $0[job.checkout] = nil }
                 return
             } catch let error as GatewayError {
                 let giveUp = !error.isRetryable || work.sync.attempts + 1 >= settings.orderAttemptsMax

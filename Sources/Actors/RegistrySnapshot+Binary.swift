@@ -557,9 +557,11 @@ struct MerchantEncoder {
             if sync.ambiguous { syncFlags |= 2 }
             if sync.lastError != nil { syncFlags |= 4 }
             if sync.failed { syncFlags |= 8 }
+            if sync.lastAttemptAt != nil { syncFlags |= 16 }
             self.out.byte(syncFlags)
             self.out.int(sync.attempts)
             if let first = sync.firstAttemptAt { self.out.int(first.milliseconds &- created) }
+            if let last = sync.lastAttemptAt { self.out.int(last.milliseconds &- created) }
             if let error = sync.lastError { self.intern(error) }
         }
         if let requested = checkout.refundRequested { self.out.int(requested) }
@@ -936,10 +938,11 @@ struct MerchantDecoder {
         if flags & CheckoutBit.orderName != 0 { checkout.orderName = try self.reader.raw() }
         if flags & CheckoutBit.orderSync != 0 {
             let syncFlags = try self.reader.byte()
-            guard syncFlags & ~0x0F == 0 else { throw BinaryFormatError("unknown order sync flags \(syncFlags)") }
+            guard syncFlags & ~0x1F == 0 else { throw BinaryFormatError("unknown order sync flags \(syncFlags)") }
             var sync = OrderSync()
             sync.attempts = try self.reader.int()
             if syncFlags & 1 != 0 { sync.firstAttemptAt = Timestamp(milliseconds: try created &+ self.reader.int64()) }
+            if syncFlags & 16 != 0 { sync.lastAttemptAt = Timestamp(milliseconds: try created &+ self.reader.int64()) }
             sync.ambiguous = syncFlags & 2 != 0
             if syncFlags & 4 != 0 { sync.lastError = try self.interned() }
             sync.failed = syncFlags & 8 != 0

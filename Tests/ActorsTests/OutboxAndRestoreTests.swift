@@ -105,6 +105,65 @@ struct OutboxAndRestoreTests {
         #expect(book.windows.allSatisfy { $0.max <= Timestamp.now.adding(.seconds(300)) })
     }
 
+    @Test("the latest attempt is journaled: after a restart the lookup still ends 300 s after it, not after the restart")
+    func lookupWindowAfterRestart() async throws {
+        var once = Self.fast
+        once.orderAttemptsMax = 1
+        let harness = try Harness(settings: once)
+        harness.shopify.book.withLock { $0.orderFaults = [(.unavailable("timeout"), false)] }
+        let merchant = try await harness.readyMerchant()
+        let id = try await Self.paidCheckout(merchant)
+        await harness.core.outbox.sync(OrderJob(merchant: merchant.id, checkout: id))
+        let sync = try #require(try await merchant.checkout(id).orderSync)
+        #expect(sync.attempts == 1 && sync.ambiguous)
+        let last = try #require(sync.lastAttemptAt)
+        #expect(sync.firstAttemptAt == last)
+
+        // A snapshot carries it (restored state equals the state before), and so does the journal alone.
+        _ = try await harness.core.keeper.snapshot()
+        let before = await merchant.snapshot()
+        try await Task.sleep(for: .milliseconds(20))  // the restarted outbox starts measurably later
+        let reopened = try await harness.reopened(settings: Self.fast)
+        defer { Task { await reopened.remove() } }
+        let restored = try #require(reopened.registry.merchant(Harness.shop))
+        #expect(await restored.snapshot() == before)
+        #expect(try await restored.checkout(id).orderSync?.lastAttemptAt == last)
+
+        try await restored.retryOrderSync(id)
+        await reopened.core.outbox.sync(OrderJob(merchant: restored.id, checkout: id))
+        #expect(try await restored.checkout(id).status == .orderSynced)
+        let windows = harness.shopify.book.withLock { $0.lookupWindows }
+        #expect(windows.count == 1)
+        #expect(windows.first?.min == last.adding(.seconds(-60)))
+        #expect(windows.first?.max == last.adding(.seconds(300)), "the journaled attempt, not the restart, bounds it")
+        let after = try #require(try await restored.checkout(id).orderSync)
+        // The manual retry restarted the count; the first attempt stays the first.
+        #expect(after.attempts == 1 && after.firstAttemptAt == last && (after.lastAttemptAt ?? last) > last)
+    }
+
+    @Test("a manual retry after an ambiguous failure that did create the order adopts it instead of posting again")
+    func manualRetryAfterAmbiguousFailure() async throws {
+        var once = Self.fast
+        once.orderAttemptsMax = 1
+        let harness = try Harness(settings: once)
+        defer { Task { await harness.remove() } }
+        // The POST times out, but Shopify created the order.
+        harness.shopify.book.withLock { $0.orderFaults = [(.unavailable("timeout"), true)] }
+        let merchant = try await harness.readyMerchant()
+        let id = try await Self.paidCheckout(merchant)
+        await harness.core.outbox.sync(OrderJob(merchant: merchant.id, checkout: id))
+        #expect(try await merchant.checkout(id).status == .orderSyncFailed)
+
+        try await merchant.retryOrderSync(id)
+        await harness.core.outbox.sync(OrderJob(merchant: merchant.id, checkout: id))
+        let checkout = try await merchant.checkout(id)
+        #expect(checkout.status == .orderSynced)
+        let book = harness.shopify.book.withLock { (orders: $0.orders, posts: $0.orderPosts, lookups: $0.lookups) }
+        #expect(book.orders.count == 1, "one Shopify order, not a duplicate")
+        #expect(book.posts == 1 && book.lookups == 1)
+        #expect(checkout.orderID == book.orders.first?.id)
+    }
+
     @Test("a 4xx rejection is not retried")
     func rejection() async throws {
         let harness = try Harness(settings: Self.fast)
