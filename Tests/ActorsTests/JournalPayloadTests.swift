@@ -39,6 +39,7 @@ struct JournalPayloadTests {
         var sync = OrderSync()
         sync.attempts = 2
         sync.firstAttemptAt = Self.at.adding(.seconds(61))
+        sync.lastAttemptAt = Self.at.adding(.seconds(95))
         sync.ambiguous = true
         sync.lastError = "shopify_unavailable"
         sync.failed = true
