@@ -109,13 +109,12 @@ struct JournalBench: AsyncParsableCommand {
                 let prepared = journal.preparedSegmentsTaken
                 await journal.close()
                 try? FileManager.default.removeItem(atPath: directory)
+                // Per-fdatasync figures only under `always` (the other policies rarely fdatasync).
+                let batchSyncs = configuration.policy == .always && syncs > 0 ? Double(syncs) : nil
                 samples[index].append(
                     Sample(
-                        rate: rate, p50: p50, p99: p99,
-                        recordsPerSync: configuration.policy == .always && syncs > 0
-                            ? rate * self.seconds / Double(syncs) : nil, raw1: r1, raw64: r64,
-                        syncMicros: configuration.policy == .always && syncs > 0
-                            ? Double(syncNanos) / Double(syncs) / 1000 : nil,
+                        rate: rate, p50: p50, p99: p99, recordsPerSync: batchSyncs.map { rate * self.seconds / $0 },
+                        raw1: r1, raw64: r64, syncMicros: batchSyncs.map { Double(syncNanos) / $0 / 1000 },
                         prepared: prepared))
             }
         }

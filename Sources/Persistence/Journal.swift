@@ -128,20 +128,9 @@ package final class Journal: Sendable {
                 segmentFirstLSN = nextLSN
                 segmentBytes = Int64(JournalFormat.segmentHeaderSize)
                 segmentRecords = 0
-                if let preparer, let prepared = preparer.take() {
-                    // A file the previous process prepared.
-                    fd = prepared.fd
-                    do {
-                        try JournalWriter.install(prepared.fd, from: preparer, firstLSN: nextLSN)
-                    } catch {
-                        FileSystem.closeFile(prepared.fd)
-                        throw error
-                    }
-                    segmentFileSize = prepared.bytes
-                } else {
-                    fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: nextLSN)
-                    segmentFileSize = segmentBytes
-                }
+                // From a file the previous process prepared, if it left one.
+                (fd, segmentFileSize) = try JournalWriter.startSegment(
+                    journalDirectory: journalDirectory, firstLSN: nextLSN, preparer: preparer)
             }
         } catch {
             throw JournalError(error)

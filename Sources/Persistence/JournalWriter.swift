@@ -60,7 +60,7 @@ final class JournalWriter {
     private var gatherStart: UInt64?
     /// When the writer ran out of work (nil: it has work); bounds the spin before sleeping.
     private var spinStart: UInt64?
-    /// Bytes written to segments by this writer (records and preallocated zeros), for the preparer's pace.
+    /// Bytes of records this writer has written to segments, for the preparer's pace.
     private var written: Int64 = 0
     /// The value of `written` at which the preparer is next told how far the writer has got.
     private var nextAdvance: Int64 = 0
@@ -102,15 +102,28 @@ final class JournalWriter {
         return fd
     }
 
-    /// Makes the prepared file `fd` (open at offset 0) the segment at `firstLSN`: writes the header over its first
-    /// zeros and fdatasyncs it (the size does not change), renames it to the segment's name and fsyncs the
-    /// directory. Leaves `fd` positioned after the header.
-    static func install(_ fd: Int32, from preparer: SegmentPreparer, firstLSN: UInt64) throws(SystemError) {
+    /// Starts the segment at `firstLSN` and returns its descriptor, positioned after the header, and the file's
+    /// size: the prepared file if `preparer` has one ready (the header written over its first zeros and
+    /// fdatasync'ed — the size does not change — then renamed to the segment's name and the directory fsynced),
+    /// else a new file from `createSegment`.
+    static func startSegment(
+        journalDirectory: String, firstLSN: UInt64, preparer: SegmentPreparer?
+    ) throws(SystemError) -> (fd: Int32, fileSize: Int64) {
+        guard let preparer, let prepared = preparer.take() else {
+            let fd = try JournalWriter.createSegment(journalDirectory: journalDirectory, firstLSN: firstLSN)
+            return (fd, Int64(JournalFormat.segmentHeaderSize))
+        }
         let name = JournalFormat.segmentName(firstLSN: firstLSN)
-        try FileSystem.writeAll(fd, JournalFormat.segmentHeader(firstLSN: firstLSN), what: name)
-        try FileSystem.dataSync(fd, what: name)
-        try FileSystem.renameFile(preparer.path, preparer.journalDirectory + "/" + name)
-        try FileSystem.fsyncDirectory(preparer.journalDirectory)
+        do {
+            try FileSystem.writeAll(prepared.fd, JournalFormat.segmentHeader(firstLSN: firstLSN), what: name)
+            try FileSystem.dataSync(prepared.fd, what: name)
+            try FileSystem.renameFile(preparer.path, journalDirectory + "/" + name)
+            try FileSystem.fsyncDirectory(journalDirectory)
+        } catch {
+            FileSystem.closeFile(prepared.fd)
+            throw error
+        }
+        return (prepared.fd, prepared.bytes)
     }
 
     private func run() {
@@ -320,16 +333,8 @@ final class JournalWriter {
             FileSystem.closeFile(self.fd)
             self.fd = -1
             self.shared.preparer?.segmentClosed(bytes: self.dataEnd)
-            if let preparer = self.shared.preparer, let prepared = preparer.take() {
-                self.fd = prepared.fd
-                try JournalWriter.install(prepared.fd, from: preparer, firstLSN: firstLSN)
-                self.zeroedEnd = prepared.bytes
-            } else {
-                self.fd = try JournalWriter.createSegment(
-                    journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN
-                )
-                self.zeroedEnd = Int64(JournalFormat.segmentHeaderSize)
-            }
+            (self.fd, self.zeroedEnd) = try JournalWriter.startSegment(
+                journalDirectory: self.shared.journalDirectory, firstLSN: firstLSN, preparer: self.shared.preparer)
             self.segmentFirstLSN = firstLSN
             self.dataEnd = Int64(JournalFormat.segmentHeaderSize)
         } catch {
