@@ -359,17 +359,20 @@ struct JournalState {
         self.tail = chunk
     }
 
-    /// Removes and returns the waiters whose LSN is durable now.
-    mutating func takeSatisfiedWaiters() -> [DurabilityWaiter] {
-        guard self.waiters.contains(where: { $0.lsn <= self.durableLSN }) else { return [] }
-        var satisfied: [DurabilityWaiter] = []
-        var remaining: [DurabilityWaiter] = []
-        remaining.reserveCapacity(self.waiters.count)
-        for waiter in self.waiters {
-            if waiter.lsn <= self.durableLSN { satisfied.append(waiter) } else { remaining.append(waiter) }
+    /// Moves the waiters whose LSN is durable now to `satisfied`, keeping the others in order. Allocates
+    /// nothing once `satisfied` has the capacity (it runs under the lock, on every batch).
+    mutating func takeSatisfiedWaiters(into satisfied: inout [DurabilityWaiter]) {
+        var kept = 0
+        for index in self.waiters.indices {
+            let waiter = self.waiters[index]
+            if waiter.lsn <= self.durableLSN {
+                satisfied.append(waiter)
+            } else {
+                self.waiters[kept] = waiter
+                kept += 1
+            }
         }
-        self.waiters = remaining
-        return satisfied
+        self.waiters.removeLast(self.waiters.count - kept)
     }
 }
 
@@ -390,6 +393,11 @@ final class JournalShared: Sendable {
     let preparer: SegmentPreparer?
     /// Shared state.
     let state: Mutex<JournalState>
+    /// The last LSN given to an append, stored under the lock: the writer polls it, without taking the
+    /// lock, while it waits briefly for the next append (`JournalWriter.spinNanos`).
+    let appendedLSN: Atomic<UInt64>
+    /// Resumes the waiters of batches that satisfy several (see `JournalWriter.resume`).
+    let relay = WaiterRelay()
     /// Wakes the writer (a counting semaphore, so a signal sent before it waits is not lost).
     let wakeup = DispatchSemaphore(value: 0)
     /// Writer errors go here.
@@ -418,6 +426,7 @@ final class JournalShared: Sendable {
         self.preallocateBytes = preallocateBytes
         self.preparer = preparer
         self.logger = logger
+        self.appendedLSN = Atomic(nextLSN - 1)
         self.fsyncTimer = Metrics.Timer(label: "hygge_journal_fsync_seconds")
         self.batchRecorder = Recorder(label: "hygge_journal_batch_records", aggregate: true)
         self.state = Mutex(
@@ -444,6 +453,7 @@ final class JournalShared: Sendable {
             if state.closing { throw JournalError.closed }
             let lsn = state.nextLSN
             state.nextLSN += 1
+            self.appendedLSN.store(lsn, ordering: .releasing)
             if state.segmentRecords > 0, state.segmentBytes + frameBytes > self.segmentBytesMax {
                 state.sealTail()
                 state.queue.append(.newSegment(firstLSN: lsn))

@@ -60,6 +60,10 @@ final class JournalWriter {
     private var gatherStart: UInt64?
     /// When the writer ran out of work (nil: it has work); bounds the spin before sleeping.
     private var spinStart: UInt64?
+    /// `JournalShared.appendedLSN` when the writer last found nothing to do: while it spins, a change means an append.
+    private var spinSeenLSN: UInt64 = 0
+    /// The waiters the current batch satisfies (reused, so that taking them allocates nothing).
+    private var satisfied: [DurabilityWaiter] = []
     /// Bytes of records this writer has written to segments, for the preparer's pace.
     private var written: Int64 = 0
     /// The value of `written` at which the preparer is next told how far the writer has got.
@@ -127,8 +131,17 @@ final class JournalWriter {
     }
 
     private func run() {
+        self.satisfied.reserveCapacity(256)
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
+            // Spinning: poll the last appended LSN rather than take the lock, which the appenders need.
+            // Rotation and close are noticed when the spin ends.
+            if let spinStart = self.spinStart, now &- spinStart < JournalWriter.spinNanos,
+                self.shared.appendedLSN.load(ordering: .acquiring) == self.spinSeenLSN
+            {
+                sched_yield()
+                continue
+            }
             let step = self.shared.state.withLock { state -> Step in
                 state.writerIdle = false
                 state.gatherTarget = 0
@@ -150,22 +163,26 @@ final class JournalWriter {
                     return .item(.records(tail))
                 }
                 if state.closing { return .exit }
-                if let spinStart = self.spinStart, now &- spinStart < JournalWriter.spinNanos { return .spin }
+                if let spinStart = self.spinStart, now &- spinStart < JournalWriter.spinNanos {
+                    self.spinSeenLSN = state.nextLSN - 1
+                    return .spin
+                }
                 state.writerIdle = true
                 return .idle
             }
-            switch step {
+            switch consume step {
             case .item(.records(let chunk)):
                 self.gatherStart = nil
                 self.spinStart = nil
-                self.write(chunk)
+                // `consume`: the chunk's buffer must be uniquely referenced when `write` recycles it.
+                self.write(consume chunk)
                 self.spinStart = DispatchTime.now().uptimeNanoseconds
             case .item(.newSegment(let firstLSN)):
                 self.startSegment(firstLSN: firstLSN)
             case .gather(let deadline):
                 _ = self.shared.wakeup.wait(timeout: DispatchTime(uptimeNanoseconds: deadline))
             case .spin:
-                sched_yield()
+                continue
             case .idle:
                 self.spinStart = nil
                 self.waitForWork()
@@ -270,7 +287,7 @@ final class JournalWriter {
     }
 
     /// Writes one chunk, makes it durable per the policy, and resumes the waiters it satisfies.
-    private func write(_ chunk: PendingChunk) {
+    private func write(_ chunk: consuming PendingChunk) {
         do {
             try self.preallocate(for: chunk.bytes.count)
             try FileSystem.writeAll(
@@ -298,33 +315,36 @@ final class JournalWriter {
             return
         }
         self.shared.batchRecorder.record(chunk.count)
-        var buffer = chunk.bytes
+        // Moved out, so that the buffer is emptied in place: while `chunk` still referenced it,
+        // `removeAll(keepingCapacity:)` allocated a new buffer of the same capacity (megabytes under
+        // load) for every batch.
+        var buffer: [UInt8] = []
+        swap(&buffer, &chunk.bytes)
         buffer.removeAll(keepingCapacity: true)
-        let satisfied = self.shared.state.withLock { state -> [DurabilityWaiter] in
+        self.shared.state.withLock { state in
             state.writtenLSN = chunk.lastLSN
             state.durableLSN = chunk.lastLSN
-            if state.spare.capacity < buffer.capacity { state.spare = buffer }
-            return state.takeSatisfiedWaiters()
+            if state.spare.capacity < buffer.capacity { swap(&state.spare, &buffer) }
+            state.takeSatisfiedWaiters(into: &self.satisfied)
         }
-        self.resumedLast = satisfied.count
-        JournalWriter.resume(satisfied)
+        self.resumedLast = self.satisfied.count
+        self.resume()
     }
 
-    /// Resumes durability waiters. Several are handed to one job on the cooperative pool that
-    /// resumes them, rather than resumed from this thread: each resume from here woke a pool
-    /// thread, which Linux ran on this thread's core, preempting it (seen with `perf sched`), so
-    /// the writer got to its next write only after every resumed caller had run. Handed over with
-    /// one wake-up, it writes the records that arrive meanwhile and starts the next fdatasync
-    /// while the callers run (BENCHMARKS-journal.md, 2026-12-07).
-    private static func resume(_ waiters: [DurabilityWaiter]) {
-        guard waiters.count > 1 else {
-            for waiter in waiters { waiter.continuation.resume() }
-            return
+    /// Resumes the waiters in `satisfied` and empties it. Several are handed to the relay task, which resumes them
+    /// on the cooperative pool, rather than resumed from this thread: each resume from here woke a pool thread,
+    /// which Linux ran on this thread's core, preempting it (seen with `perf sched`), so the writer got to its next
+    /// write only after every resumed caller had run. Handed over with one wake-up, it writes the records that
+    /// arrive meanwhile and starts the next fdatasync while the callers run (BENCHMARKS-journal.md, 2026-12-07).
+    private func resume() {
+        if self.satisfied.count == 1 {
+            self.satisfied[0].continuation.resume()
+        } else if self.satisfied.count > 1 {
+            self.shared.relay.hand(self.satisfied)
         }
-        Task.detached {
-            for waiter in waiters { waiter.continuation.resume() }
-        }
+        self.satisfied.removeAll(keepingCapacity: true)
     }
+
 
     /// Finishes the active segment (fdatasync, close) and starts the one at `firstLSN`.
     private func startSegment(firstLSN: UInt64) {
@@ -382,19 +402,21 @@ final class JournalWriter {
             FileSystem.closeFile(self.fd)
             self.fd = -1
         }
-        let (satisfied, waiters, rotations, closers, error) = self.shared.state.withLock {
-            state -> ([DurabilityWaiter], [DurabilityWaiter], [RotationWaiter], [CheckedContinuation<Void, Never>], JournalError) in
+        let (waiters, rotations, closers, error) = self.shared.state.withLock {
+            state -> ([DurabilityWaiter], [RotationWaiter], [CheckedContinuation<Void, Never>], JournalError) in
             state.writerExited = true
-            let satisfied = state.takeSatisfiedWaiters()
+            state.takeSatisfiedWaiters(into: &self.satisfied)
             let waiters = state.waiters
             let rotations = state.rotationWaiters
             let closers = state.closeWaiters
             state.waiters = []
             state.rotationWaiters = []
             state.closeWaiters = []
-            return (satisfied, waiters, rotations, closers, state.error ?? .closed)
+            return (waiters, rotations, closers, state.error ?? .closed)
         }
-        for waiter in satisfied { waiter.continuation.resume() }
+        for waiter in self.satisfied { waiter.continuation.resume() }
+        self.satisfied.removeAll()
+        self.shared.relay.stop()
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
         for rotation in rotations { rotation.semaphore.signal() }
         for closer in closers { closer.resume() }

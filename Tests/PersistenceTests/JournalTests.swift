@@ -72,6 +72,35 @@ struct JournalTests {
         }
     }
 
+    /// Waiters registered in any LSN order, some before and some after their record is durable, are each resumed
+    /// once, and only when their record is durable (the writer takes the satisfied ones out in place).
+    @Test func waitersInAnyLSNOrderAreAllResumed() async throws {
+        try await withTemporaryDirectory { directory in
+            let (journal, _) = try openJournal(directory, fsync: .always)
+            var lsns: [UInt64] = []
+            for index in 0..<300 { lsns.append(try journal.append(payload(index))) }
+            let resumed = try await withThrowingTaskGroup(of: (UInt64, UInt64).self) { group in
+                for lsn in lsns.shuffled() {
+                    group.addTask {
+                        try await journal.waitDurable(lsn)
+                        return (lsn, journal.durableLSN)
+                    }
+                    group.addTask {
+                        let own = try await journal.appendDurably(payload(Int(lsn)))
+                        return (own, journal.durableLSN)
+                    }
+                }
+                var all: [(UInt64, UInt64)] = []
+                for try await pair in group { all.append(pair) }
+                return all
+            }
+            #expect(resumed.count == 600)
+            #expect(resumed.allSatisfy { $0.0 <= $0.1 })
+            #expect(Set(resumed.map(\.0)).count == 600)
+            await journal.close()
+        }
+    }
+
     @Test func reopenContinuesLSNs() async throws {
         try await withTemporaryDirectory { directory in
             let first = try await writeRecords(directory, count: 5)
