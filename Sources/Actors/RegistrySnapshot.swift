@@ -106,16 +106,17 @@ package struct Restorer {
             case .invalid(let reason): throw RestoreError.invalidRecord(lsn: lsn, reason: reason)
             }
         }
-        if let appliedLSN = self.states[entry.m]?.appliedLSN {
-            guard lsn > appliedLSN else {
+        if let index = self.states.index(forKey: entry.m) {
+            // Through the values' read and modify accessors, in place: `states[m]?.appliedLSN` copied the whole
+            // merchant state (a retain and a release per field) for every record, and a `var state = states[m]`
+            // copy would share the merchant's checkout dictionary with the one still stored, so the first mutation
+            // would copy all of it — once per replayed record, quadratic in the merchant's size.
+            guard lsn > self.states.values[index].appliedLSN else {
                 self.skipped += 1
                 return
             }
-            // In place, through the dictionary's modify accessor: a `var state = states[m]` copy would share the
-            // merchant's checkout dictionary with the one still stored, and the first mutation would copy all of
-            // it — once per replayed record, quadratic in the merchant's size.
-            self.states[entry.m]!.apply(entry.e)
-            self.states[entry.m]!.appliedLSN = lsn
+            self.states.values[index].apply(entry.e)
+            self.states.values[index].appliedLSN = lsn
         } else {
             guard case .created(let dataKey, let at) = entry.e else {
                 throw RestoreError.eventBeforeCreation(merchant: entry.m.rawValue, lsn: lsn)
