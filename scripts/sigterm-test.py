@@ -23,6 +23,9 @@ ADMIN = "sigterm-admin-" + os.urandom(6).hex()
 SHOP = testlib.DEMO_SHOP
 BUYERS = 16
 STOP_BOUND_S = 30
+# Under load the requests in flight at SIGTERM drain in milliseconds: the sandbox's emulators keep their own loopback
+# listener until the public one has drained (it used to take 10 s: get-plans retried the closed public port).
+DRAIN_BOUND_S = 5
 checks = testlib.Checks()
 check, failures = checks.check, checks.failed
 
@@ -108,7 +111,7 @@ try:
         check(f"round {round}: load was running at SIGTERM", in_flight > 0 and len(round_acked["payments"]) >= 40,
               f"{in_flight} requests in flight, {len(round_acked['payments'])} payments acked so far")
         check(f"round {round}: exit status 0 after SIGTERM", rc == 0, f"rc={rc}")
-        check(f"round {round}: stopped within {STOP_BOUND_S} s", took < STOP_BOUND_S, f"{took:.2f} s")
+        check(f"round {round}: stopped within {DRAIN_BOUND_S} s", took < DRAIN_BOUND_S, f"{took:.2f} s")
         check(f"round {round}: final snapshot logged", "final snapshot written" in server.own_log())
 
         # Restart on the same data directory: nothing acknowledged is lost, nothing is replayed.

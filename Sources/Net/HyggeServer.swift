@@ -2,6 +2,7 @@ package import Actors
 package import AsyncHTTPClient
 import Foundation
 package import Hummingbird
+import Synchronization
 package import Logging
 package import ServiceLifecycle
 package import UnixSignals
@@ -66,8 +67,14 @@ package final class HyggeServer: Sendable {
     package let http: HTTPClient
     package let whop: WhopHTTPClient
     package let shopify: ShopifyHTTPClient
-    /// The resolved `HYGGE_SHOPIFY_BASE_URL` (`{shop}` not yet replaced).
+    /// The resolved `HYGGE_SHOPIFY_BASE_URL` (`{shop}` not yet replaced) that browsers are sent to (the OAuth
+    /// authorize page); in the sandbox the public URL's `/sandbox/shopify/{shop}`.
     package let shopifyBaseTemplate: String
+    /// Sandbox: the loopback port on which the emulators are also served for Hygge's own outbound calls (see
+    /// `emulatorApplication`); nil outside the sandbox.
+    package let emulatorPort: Int?
+    /// Opened once the emulators' own listener accepts connections.
+    private let emulatorsListening = Latch()
     package let readiness = Readiness()
     let logger: Logger
     let metricsText: @Sendable () -> String
@@ -105,15 +112,27 @@ package final class HyggeServer: Sendable {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamClientConfiguration)
         self.http = http
         let sandbox = configuration.sandbox
-        let shopifyBase = configuration.shopifyBaseURL
+        // Hygge's own calls to the emulators go to their loopback listener, which outlives the public one at
+        // shutdown; browsers are sent to the public URL.
+        let emulatorPort: Int?
+        do {
+            emulatorPort = sandbox ? try LoopbackPort.free() : nil
+        } catch {
+            try? http.syncShutdown()
+            throw error
+        }
+        self.emulatorPort = emulatorPort
+        let emulators = emulatorPort.map { "http://127.0.0.1:\($0)" } ?? publicURL
+        self.shopifyBaseTemplate = configuration.shopifyBaseURL
             ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
-        self.shopifyBaseTemplate = shopifyBase
         self.shopify = ShopifyHTTPClient(
-            http: http, baseTemplate: shopifyBase, apiVersion: configuration.shopifyAPIVersion,
-            timeout: configuration.shopifyTimeout, logger: logger)
+            http: http,
+            baseTemplate: configuration.shopifyBaseURL
+                ?? (sandbox ? "\(emulators)/sandbox/shopify/{shop}" : "https://{shop}"),
+            apiVersion: configuration.shopifyAPIVersion, timeout: configuration.shopifyTimeout, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
-            base: configuration.whopAPIBase ?? (sandbox ? "\(publicURL)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
+            base: configuration.whopAPIBase ?? (sandbox ? "\(emulators)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
             apiVersion: configuration.whopAPIVersion, timeout: configuration.whopTimeout, logger: logger)
         do {
             self.core = try ServiceCore.open(
@@ -164,8 +183,27 @@ package final class HyggeServer: Sendable {
             logger: self.logger)
     }
 
+    /// Sandbox: the emulators alone on `127.0.0.1:emulatorPort`, for Hygge's own calls to them (the public listener
+    /// serves them too, for browsers). Being a service of its own, started before and stopped after the public
+    /// listener and the outbox, it keeps answering while those drain at shutdown: when the emulators were reachable
+    /// only through the public listener, which stops accepting connections first, the get-plans in flight at SIGTERM
+    /// retried a closed port until their 10 s budget ran out.
+    func emulatorApplication(_ sandbox: Sandbox, port: Int) -> some ApplicationProtocol {
+        let router = Router(context: HyggeRequestContext.self)
+        router.add(middleware: RequestMiddleware())
+        sandbox.register(on: router, registry: self.core.registry)
+        return Application(
+            router: router,
+            server: .http1(configuration: SlowClientGuard.http1Configuration()),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hygge-sandbox"),
+            onServerRunning: { _ in self.emulatorsListening.open() },
+            logger: self.logger)
+    }
+
     private func becomeReady() async {
         if let sandbox = self.sandbox {
+            // Seeding calls the emulators through their own listener, which may still be starting.
+            await self.emulatorsListening.wait()
             await sandbox.seedEmulators()
             do {
                 try await sandbox.seedMerchant(registry: self.core.registry, whop: self.whop)
@@ -188,15 +226,19 @@ package final class HyggeServer: Sendable {
     }
 
     /// The services in start order; graceful shutdown runs in reverse: HTTP stops accepting and drains first,
-    /// then the outbox, and the state keeper writes the final snapshot and closes the journal last.
+    /// then the outbox, then (sandbox) the emulators' own listener, and the state keeper writes the final snapshot
+    /// and closes the journal last.
     ///
     /// Shutdown is bounded: after `shutdownDurationMax` the remaining services are cancelled, and after a further
     /// `cancellationDurationMax` the group gives up on them (the journal holds every acknowledged change either way;
     /// only the final snapshot, which saves the next start a replay, may then be missing).
     package func serviceGroup(signals: [UnixSignal]) -> ServiceGroup {
-        var configuration = ServiceGroupConfiguration(
-            services: [.init(service: self.core.keeper), .init(service: self.core.outbox), .init(service: self.application())],
-            gracefulShutdownSignals: signals, logger: self.logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: self.core.keeper)]
+        if let sandbox = self.sandbox, let port = self.emulatorPort {
+            services.append(.init(service: self.emulatorApplication(sandbox, port: port)))
+        }
+        services += [.init(service: self.core.outbox), .init(service: self.application())]
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: signals, logger: self.logger)
         configuration.maximumGracefulShutdownDuration = Self.shutdownDurationMax
         configuration.maximumCancellationDuration = Self.cancellationDurationMax
         return ServiceGroup(configuration: configuration)
@@ -237,5 +279,29 @@ package final class HyggeServer: Sendable {
     static func origin(_ url: String) -> String {
         guard let parsed = URL(string: url), let scheme = parsed.scheme, let host = parsed.host else { return url }
         return "\(scheme)://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+    }
+}
+
+/// A one-shot gate: `wait` returns once `open` has been called.
+private final class Latch: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = self.state.withLock { state -> Bool in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
     }
 }

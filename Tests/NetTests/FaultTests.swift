@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import NIOCore
 import Net
+import ServiceLifecycle
 import Testing
 
 /// Upstream faults acted out by the sandbox emulators (`POST /sandbox/config`) against a real server, through the
@@ -145,6 +146,30 @@ struct FaultTests {
         }
     }
 
+    @Test("a get-plan in flight at shutdown gets its plan: its retry reaches the Whop emulator after the public listener stopped")
+    func getPlanDrainsAtShutdown() async throws {
+        try await LiveServer.with { live in
+            let sandbox = try #require(live.server.sandbox)
+            // The first attempt answers 503 after 800 ms; the retry is sent after graceful shutdown began, when the
+            // public listener no longer accepts connections.
+            _ = try await live.post("/sandbox/config", json: ["whop_plan_faults": [["status": 503, "delay_ms": 800]]])
+            let created = try await live.createCheckout()
+            let id = try #require(created.json?["checkout_id"] as? String)
+            let clock = ContinuousClock()
+            let start = clock.now
+            async let reply = live.post("/api/checkout/get-plan", json: ["checkout_id": id])
+            try await Task.sleep(for: .milliseconds(300))
+            await live.group.triggerGracefulShutdown()
+            let answer = try await reply
+            let took = clock.now - start
+            #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+            #expect(answer.json?["plan_id"] is String)
+            #expect(await sandbox.whop.configurations(forCheckout: id).count == 1)
+            // Before the emulators had a listener of their own, the retry met a closed port until the budget ran out.
+            #expect(took < .seconds(5), "get-plan took \(took)")
+        }
+    }
+
     @Test("Shopify's call-limit header: a nearly full bucket (39/40) makes the next call wait for the drain")
     func callLimitHeader() async throws {
         try await LiveServer.with { live in
@@ -184,7 +209,7 @@ struct FaultTests {
             var configuration = HTTPClient.Configuration()
             configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let wide = LiveServer(base: live.base, server: live.server, client: client)
+            let wide = LiveServer(base: live.base, server: live.server, group: live.group, client: client)
             do {
                 let ids = try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<500 {

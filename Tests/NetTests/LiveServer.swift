@@ -19,6 +19,8 @@ import Glibc
 struct LiveServer {
     let base: String
     let server: HyggeServer
+    /// The server's service group (for a test that shuts it down itself; `run` shuts it down at the end anyway).
+    let group: ServiceGroup
     let client: HTTPClient
     let demo = Sandbox.Demo()
 
@@ -65,7 +67,7 @@ struct LiveServer {
         let server = try HyggeServer(configuration: configuration, logger: logger)
         let group = server.serviceGroup(signals: [])
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let live = LiveServer(base: "http://127.0.0.1:\(port)", server: server, client: client)
+        let live = LiveServer(base: "http://127.0.0.1:\(port)", server: server, group: group, client: client)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
