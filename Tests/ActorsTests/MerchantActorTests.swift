@@ -309,6 +309,41 @@ struct MerchantActorTests {
         #expect(state.parkedRefunds?.last?.refundID == "new")
     }
 
+    @Test("expired idempotency keys are pruned now and then, fresh ones never, and replay prunes the same way")
+    func idempotencyPruning() {
+        let hour: Int64 = 3600 * 1000
+        func keyed(_ number: Int, at milliseconds: Int64) -> MerchantEvent {
+            var checkout = CheckoutTableTests.checkout(number)
+            checkout.createdAt = Timestamp(milliseconds: milliseconds)
+            return .checkoutCreated(checkout: checkout, idempotencyKey: "key-\(number)", requestHash: "hash")
+        }
+        var state = MerchantState(
+            id: Harness.shop, dataKey: SealedValue(combined: Array(repeating: 0, count: 28)), createdAt: Timestamp(milliseconds: 0))
+        var events: [MerchantEvent] = []
+        // 3,000 keyed checkouts in hour 0, then 6,000 more a day later: the first 3,000 expire.
+        for number in 0..<3_000 { events.append(keyed(number, at: Int64(number))) }
+        for number in 3_000..<9_000 { events.append(keyed(number, at: 25 * hour + Int64(number))) }
+        var largest = 0
+        for event in events {
+            state.apply(event)
+            largest = max(largest, state.idempotency.count)
+        }
+        // Every fresh key is kept; the expired ones went long before the end (they do not all linger).
+        for number in 3_000..<9_000 { #expect(state.idempotency["key-\(number)"] != nil) }
+        let lingering = (0..<3_000).filter { state.idempotency["key-\($0)"] != nil }.count
+        #expect(lingering == 0)
+        #expect(largest < 9_000, "\(largest) keys at most")
+        // Pruning depends only on the events (a stable hash of the checkout id, not Hasher's per-process seed).
+        var replayed = MerchantState(
+            id: Harness.shop, dataKey: SealedValue(combined: Array(repeating: 0, count: 28)), createdAt: Timestamp(milliseconds: 0))
+        for event in events { replayed.apply(event) }
+        #expect(replayed == state)
+        // FNV-1a 64 test vectors.
+        #expect(MerchantState.stableHash("") == 0xcbf2_9ce4_8422_2325)
+        #expect(MerchantState.stableHash("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(MerchantState.stableHash("foobar") == 0x8594_4171_f739_67e8)
+    }
+
     @Test("platform tiers change the limit at once; deliveries are deduplicated")
     func tiers() async throws {
         var settings = DomainSettings()
