@@ -761,7 +761,9 @@ struct MerchantDecoder {
         self.ids.reserveCapacity(expected)
         self.plans.reserveCapacity(expected)
         self.payments.reserveCapacity(expected)
-        var checkouts = CheckoutTable(minimumCapacity: expected)
+        // With room for the merchant's next checkouts: at exactly its size, the first checkout after a restart (or
+        // of a replayed journal tail) copied the whole table into a new one twice the size.
+        var checkouts = CheckoutTable(minimumCapacity: expected + expected / 8 + 8)
         var previous = createdAt
         for _ in 0..<checkoutCount {
             let (key, checkout) = try self.checkout(previous: previous)
