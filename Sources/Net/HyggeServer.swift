@@ -196,7 +196,11 @@ package final class HyggeServer: Sendable {
             router: router,
             server: .http1(configuration: SlowClientGuard.http1Configuration()),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hygge-sandbox"),
-            onServerRunning: { _ in self.emulatorsListening.open() },
+            onServerRunning: { _ in
+                self.logger.info(
+                    "sandbox emulators listening for Hygge's own calls", metadata: ["address": "127.0.0.1:\(port)"])
+                self.emulatorsListening.open()
+            },
             logger: self.logger)
     }
 
