@@ -215,7 +215,7 @@ package final class Journal: Sendable {
 
     /// The highest LSN that is durable under the policy.
     package var durableLSN: UInt64 {
-        self.shared.state.withLock { $0.durableLSN }
+        self.shared.waiting.withLock { $0.durableLSN }
     }
 
     /// How many segments were started from a prepared file (`prepareSegments`).
@@ -278,7 +278,7 @@ struct DurabilityWaiter: Sendable {
     /// Resumed once `lsn` is durable, or with the error that prevents it. Unsafe (not checked):
     /// a checked continuation allocates a box per wait, one heap allocation per record on the
     /// hot path; every waiter is resumed exactly once because it is removed from
-    /// `JournalState.waiters` under the lock before it is resumed.
+    /// `WaiterState.waiters` under the lock before it is resumed.
     var continuation: UnsafeContinuation<Void, any Error>
 }
 
@@ -290,14 +290,12 @@ struct RotationWaiter {
     var semaphore: DispatchSemaphore
 }
 
-/// Everything the appenders and the writer share, guarded by one lock.
+/// What the appenders and the writer share, guarded by one lock (the durability waiters have their own: `WaiterState`).
 struct JournalState {
     /// The LSN the next append gets.
     var nextLSN: UInt64
     /// Highest LSN written (write(2) returned).
     var writtenLSN: UInt64
-    /// Highest LSN durable under the policy.
-    var durableLSN: UInt64
     /// Sealed work, oldest first.
     var queue: [WriterItem] = []
     /// The chunk appends are currently filling (after everything in `queue`).
@@ -312,8 +310,6 @@ struct JournalState {
     var segmentRecords: Int
     /// First LSN of the segment file the writer has open.
     var activeSegmentFirstLSN: UInt64
-    /// `waitDurable` callers not yet satisfied.
-    var waiters: [DurabilityWaiter] = []
     /// `rotate` callers not yet satisfied.
     var rotationWaiters: [RotationWaiter] = []
     /// The writer's sticky failure.
@@ -358,6 +354,19 @@ struct JournalState {
         chunk.count += 1
         self.tail = chunk
     }
+}
+
+/// What `waitDurable` callers and the writer share, under a lock of its own: appenders never take it, so waits and
+/// appends do not contend for one lock.
+struct WaiterState {
+    /// Highest LSN durable under the policy.
+    var durableLSN: UInt64
+    /// `waitDurable` callers not yet satisfied.
+    var waiters: [DurabilityWaiter] = []
+    /// The writer's sticky failure (as in `JournalState`).
+    var error: JournalError?
+    /// Set by the writer thread as it exits (as in `JournalState`).
+    var writerExited = false
 
     /// Moves the waiters whose LSN is durable now to `satisfied`, keeping the others in order. Allocates
     /// nothing once `satisfied` has the capacity (it runs under the lock, on every batch).
@@ -393,6 +402,8 @@ final class JournalShared: Sendable {
     let preparer: SegmentPreparer?
     /// Shared state.
     let state: Mutex<JournalState>
+    /// The durability waiters (a lock of its own, taken by `waitDurable` and by the writer after each batch).
+    let waiting: Mutex<WaiterState>
     /// The last LSN given to an append, stored under the lock: the writer polls it, without taking the
     /// lock, while it waits briefly for the next append (`JournalWriter.spinNanos`).
     let appendedLSN: Atomic<UInt64>
@@ -427,13 +438,13 @@ final class JournalShared: Sendable {
         self.preparer = preparer
         self.logger = logger
         self.appendedLSN = Atomic(nextLSN - 1)
+        self.waiting = Mutex(WaiterState(durableLSN: nextLSN - 1))
         self.fsyncTimer = Metrics.Timer(label: "hygge_journal_fsync_seconds")
         self.batchRecorder = Recorder(label: "hygge_journal_batch_records", aggregate: true)
         self.state = Mutex(
             JournalState(
                 nextLSN: nextLSN,
                 writtenLSN: nextLSN - 1,
-                durableLSN: nextLSN - 1,
                 segmentFirstLSN: segmentFirstLSN,
                 segmentBytes: segmentBytes,
                 segmentRecords: segmentRecords,
@@ -482,7 +493,7 @@ final class JournalShared: Sendable {
     /// See `Journal.waitDurable`.
     func waitDurable(_ lsn: UInt64) async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let outcome: Result<Void, JournalError>? = self.state.withLock { state in
+            let outcome: Result<Void, JournalError>? = self.waiting.withLock { state in
                 if let error = state.error { return .failure(error) }
                 if lsn <= state.durableLSN { return .success(()) }
                 if state.writerExited { return .failure(.closed) }

@@ -323,9 +323,11 @@ final class JournalWriter {
         buffer.removeAll(keepingCapacity: true)
         self.shared.state.withLock { state in
             state.writtenLSN = chunk.lastLSN
-            state.durableLSN = chunk.lastLSN
             if state.spare.capacity < buffer.capacity { swap(&state.spare, &buffer) }
-            state.takeSatisfiedWaiters(into: &self.satisfied)
+        }
+        self.shared.waiting.withLock { waiting in
+            waiting.durableLSN = chunk.lastLSN
+            waiting.takeSatisfiedWaiters(into: &self.satisfied)
         }
         self.resumedLast = self.satisfied.count
         self.resume()
@@ -373,15 +375,17 @@ final class JournalWriter {
     /// Records a sticky error, drops pending work, and fails every waiter.
     private func fail(_ error: JournalError) {
         self.shared.logger.error("journal writer failed; the journal is now read-only", metadata: ["error": "\(error)"])
-        let (waiters, rotations) = self.shared.state.withLock { state -> ([DurabilityWaiter], [RotationWaiter]) in
+        let rotations = self.shared.state.withLock { state -> [RotationWaiter] in
             if state.error == nil { state.error = error }
             state.queue.removeAll()
             state.tail = nil
-            let waiters = state.waiters
-            let rotations = state.rotationWaiters
-            state.waiters = []
-            state.rotationWaiters = []
-            return (waiters, rotations)
+            defer { state.rotationWaiters = [] }
+            return state.rotationWaiters
+        }
+        let waiters = self.shared.waiting.withLock { waiting -> [DurabilityWaiter] in
+            if waiting.error == nil { waiting.error = error }
+            defer { waiting.waiters = [] }
+            return waiting.waiters
         }
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
         for rotation in rotations { rotation.semaphore.signal() }
@@ -402,17 +406,20 @@ final class JournalWriter {
             FileSystem.closeFile(self.fd)
             self.fd = -1
         }
-        let (waiters, rotations, closers, error) = self.shared.state.withLock {
-            state -> ([DurabilityWaiter], [RotationWaiter], [CheckedContinuation<Void, Never>], JournalError) in
+        let (waiters, error) = self.shared.waiting.withLock { waiting -> ([DurabilityWaiter], JournalError) in
+            waiting.writerExited = true
+            waiting.takeSatisfiedWaiters(into: &self.satisfied)
+            defer { waiting.waiters = [] }
+            return (waiting.waiters, waiting.error ?? .closed)
+        }
+        let (rotations, closers) = self.shared.state.withLock {
+            state -> ([RotationWaiter], [CheckedContinuation<Void, Never>]) in
             state.writerExited = true
-            state.takeSatisfiedWaiters(into: &self.satisfied)
-            let waiters = state.waiters
-            let rotations = state.rotationWaiters
-            let closers = state.closeWaiters
-            state.waiters = []
-            state.rotationWaiters = []
-            state.closeWaiters = []
-            return (waiters, rotations, closers, state.error ?? .closed)
+            defer {
+                state.rotationWaiters = []
+                state.closeWaiters = []
+            }
+            return (state.rotationWaiters, state.closeWaiters)
         }
         for waiter in self.satisfied { waiter.continuation.resume() }
         self.satisfied.removeAll()
