@@ -1,3 +1,5 @@
+import Persistence
+
 /// A month's usage counters, kept in step with the ledger.
 package struct MonthUsage: Hashable, Sendable, Codable {
     package var paid: Int = 0
@@ -394,7 +396,7 @@ package struct MerchantState: Hashable, Sendable, Codable {
     /// Idempotency keys kept before expired ones are pruned.
     static let idempotencyPruneFloor = 1024
     /// One keyed checkout in this many (by a stable hash of its id) prunes the expired keys.
-    static let idempotencyPruneEvery: UInt64 = 256
+    static let idempotencyPruneEvery: UInt32 = 256
 
     /// Drops the keys older than `idempotencyTTL` (reads check the TTL too, so an expired key that is still here is
     /// never replayed). Pruning reads every key, so it runs only for one keyed checkout in `idempotencyPruneEvery`,
@@ -409,13 +411,8 @@ package struct MerchantState: Hashable, Sendable, Codable {
         self.idempotency = self.idempotency.filter { $0.value.createdAt >= cutoff }
     }
 
-    /// FNV-1a (64-bit) of the UTF-8 bytes: unlike `Hasher`, the same in every process.
-    package static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return hash
+    /// The CRC-32C of the UTF-8 bytes (the journal's checksum): unlike `Hasher`, the same in every process.
+    package static func stableHash(_ text: String) -> UInt32 {
+        CRC32C.checksum(text.utf8)
     }
 }
