@@ -123,13 +123,13 @@ package final class HyggeServer: Sendable {
         }
         self.emulatorPort = emulatorPort
         let emulators = emulatorPort.map { "http://127.0.0.1:\($0)" } ?? publicURL
-        self.shopifyBaseTemplate = configuration.shopifyBaseURL
-            ?? (sandbox ? "\(publicURL)/sandbox/shopify/{shop}" : "https://{shop}")
+        let shopifyBase = { (origin: String) in
+            configuration.shopifyBaseURL ?? (sandbox ? "\(origin)/sandbox/shopify/{shop}" : "https://{shop}")
+        }
+        self.shopifyBaseTemplate = shopifyBase(publicURL)
         self.shopify = ShopifyHTTPClient(
-            http: http,
-            baseTemplate: configuration.shopifyBaseURL
-                ?? (sandbox ? "\(emulators)/sandbox/shopify/{shop}" : "https://{shop}"),
-            apiVersion: configuration.shopifyAPIVersion, timeout: configuration.shopifyTimeout, logger: logger)
+            http: http, baseTemplate: shopifyBase(emulators), apiVersion: configuration.shopifyAPIVersion,
+            timeout: configuration.shopifyTimeout, logger: logger)
         self.whop = WhopHTTPClient(
             http: http,
             base: configuration.whopAPIBase ?? (sandbox ? "\(emulators)/sandbox/whop/api/v1" : "https://api.whop.com/api/v1"),
