@@ -134,11 +134,10 @@ final class JournalWriter {
         self.satisfied.reserveCapacity(256)
         while true {
             let now = DispatchTime.now().uptimeNanoseconds
+            let spinning = self.spinStart.map { now &- $0 < JournalWriter.spinNanos } ?? false
             // Spinning: poll the last appended LSN rather than take the lock, which the appenders need.
             // Rotation and close are noticed when the spin ends.
-            if let spinStart = self.spinStart, now &- spinStart < JournalWriter.spinNanos,
-                self.shared.appendedLSN.load(ordering: .acquiring) == self.spinSeenLSN
-            {
+            if spinning, self.shared.appendedLSN.load(ordering: .acquiring) == self.spinSeenLSN {
                 sched_yield()
                 continue
             }
@@ -163,7 +162,7 @@ final class JournalWriter {
                     return .item(.records(tail))
                 }
                 if state.closing { return .exit }
-                if let spinStart = self.spinStart, now &- spinStart < JournalWriter.spinNanos {
+                if spinning {
                     self.spinSeenLSN = state.nextLSN - 1
                     return .spin
                 }
@@ -346,7 +345,6 @@ final class JournalWriter {
         }
         self.satisfied.removeAll(keepingCapacity: true)
     }
-
 
     /// Finishes the active segment (fdatasync, close) and starts the one at `firstLSN`.
     private func startSegment(firstLSN: UInt64) {
