@@ -30,6 +30,12 @@ struct JournalBench: AsyncParsableCommand {
             does), comma-separated on/off: each policy and concurrency is measured with each.
             """)
     var prepare: String = "on"
+    @Option(
+        help: """
+            Whether a lone waiter polls for durability instead of suspending (`LoneWaiterSpin`, as the server does), \
+            comma-separated on/off: each policy and concurrency is measured with each.
+            """)
+    var loneWaiterSpin: String = "on"
     @Flag(help: "Skip the raw measurements (ratios then read 0; for profiling the journal alone).") var skipRaw = false
 
     @Option(
@@ -44,6 +50,8 @@ struct JournalBench: AsyncParsableCommand {
         var rate: Double, p50: Double, p99: Double, recordsPerSync: Double?, raw1: Double, raw64: Double
         /// Mean duration of the journal's fdatasyncs (µs, `always` only) and segments started from a prepared file.
         var syncMicros: Double?, prepared: Int
+        /// The share of waits a lone waiter's spin satisfied, and the hand-off floor at this concurrency in the round.
+        var spun: Double, floor: Double
     }
 
     /// Bytes of the zero-filled file the preallocated raw measurements overwrite in place.
@@ -57,12 +65,17 @@ struct JournalBench: AsyncParsableCommand {
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let steps = self.preallocate.split(separator: ",").compactMap { Int($0) }
         let prepares = self.prepare.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
-        let configurations: [(policy: FsyncPolicy, level: Int, preallocate: Int, prepare: Bool)] = self.policies
+        let spins = self.loneWaiterSpin.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
+        let levels = self.concurrency.split(separator: ",").compactMap { Int($0) }
+        let configurations: [(policy: FsyncPolicy, level: Int, preallocate: Int, prepare: Bool, spin: Bool)] = self
+            .policies
             .split(separator: ",")
             .flatMap { name in
                 FsyncPolicy(rawValue: String(name)).map { policy in
-                    self.concurrency.split(separator: ",").compactMap { Int($0) }.flatMap { level in
-                        steps.flatMap { step in prepares.map { (policy, level, step, $0) } }
+                    levels.flatMap { level in
+                        steps.flatMap { step in
+                            prepares.flatMap { prepare in spins.map { (policy, level, step, prepare, $0) } }
+                        }
                     }
                 } ?? []
             }
@@ -93,12 +106,15 @@ struct JournalBench: AsyncParsableCommand {
             let r64 = rates[2...].max() ?? 0
             raw1.append(r1)
             raw64.append(r64)
+            var floors: [Int: Double] = [:]
+            for level in levels { floors[level] = await HandOffFloor.measure(concurrency: level, seconds: self.seconds) }
             for (index, configuration) in configurations.enumerated() {
                 let directory = (root as NSString).appendingPathComponent(
                     "\(configuration.policy.rawValue)-\(configuration.level)-\(configuration.preallocate)-\(configuration.prepare)")
                 let journal = try Journal(
                     directory: directory, fsync: configuration.policy, preallocateBytes: configuration.preallocate,
-                    prepareSegments: configuration.prepare, logger: logger
+                    prepareSegments: configuration.prepare,
+                    loneWaiterSpin: configuration.spin ? .standard : .off, logger: logger
                 ) { _ in }
                 let syncsBefore = journal.fsyncCount
                 let syncNanosBefore = journal.fsyncNanoseconds
@@ -107,6 +123,7 @@ struct JournalBench: AsyncParsableCommand {
                 let syncs = journal.fsyncCount - syncsBefore
                 let syncNanos = journal.fsyncNanoseconds - syncNanosBefore
                 let prepared = journal.preparedSegmentsTaken
+                let spun = Double(journal.spunWaits) / max(1, rate * self.seconds)
                 await journal.close()
                 try? FileManager.default.removeItem(atPath: directory)
                 // Per-fdatasync figures only under `always` (the other policies rarely fdatasync).
@@ -115,7 +132,7 @@ struct JournalBench: AsyncParsableCommand {
                     Sample(
                         rate: rate, p50: p50, p99: p99, recordsPerSync: batchSyncs.map { rate * self.seconds / $0 },
                         raw1: r1, raw64: r64, syncMicros: batchSyncs.map { Double(syncNanos) / $0 / 1000 },
-                        prepared: prepared))
+                        prepared: prepared, spun: spun, floor: floors[configuration.level] ?? 0))
             }
         }
         print("rounds: \(raw1.count), \(self.seconds) s per measurement, \(self.bytes)-byte records; medians over the rounds")
@@ -129,20 +146,30 @@ struct JournalBench: AsyncParsableCommand {
                 + "one write per batch: growing file \(medians[4]), preallocated \(medians[5]))")
         print("raw(n) = the best of those in each round; ratios are taken against it within the round")
         print("prepare: next segment prepared on its own thread (segments started from such a file, median per run)")
+        print("spin: a lone waiter polls instead of suspending (share of the waits its spin satisfied)")
+        let floors = levels.map { level in
+            let runs = zip(configurations, samples).first { $0.0.level == level }?.1 ?? []
+            return "\(level): \(Int(Self.median(runs.map(\.floor))))/s"
+        }
         print(
-            "policy    conc  prealloc  prepare   appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  records/fdatasync"
-                + "  fdatasync µs")
+            "floor: the hand-off alone (tasks suspended and resumed as the journal's waiters are, no records, no I/O) "
+                + "at each concurrency: " + floors.joined(separator: ", "))
+        print(
+            "policy    conc  prealloc  prepare  spin        appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  vs floor"
+                + "  records/fdatasync  fdatasync µs")
         for (configuration, runs) in zip(configurations, samples) {
             let perSync = runs.compactMap(\.recordsPerSync)
             let syncMicros = runs.compactMap(\.syncMicros)
             let prepared = configuration.prepare ? "on (\(Int(Self.median(runs.map { Double($0.prepared) }))))" : "off"
+            let spin = configuration.spin ? String(format: "on (%.0f%%)", Self.median(runs.map(\.spun)) * 100) : "off"
             print(
                 String(
-                    format: "%@ %5d %9d %@ %11.0f %8.3f %8.3f %9.2fx %10.2fx %@ %@",
+                    format: "%@ %5d %9d %@ %@ %11.0f %8.3f %8.3f %9.2fx %10.2fx %8.2fx %@ %@",
                     Self.padded(configuration.policy.rawValue, 8, left: true), configuration.level,
-                    configuration.preallocate, Self.padded(prepared, 8, left: true), Self.median(runs.map(\.rate)),
-                    Self.median(runs.map(\.p50)), Self.median(runs.map(\.p99)),
+                    configuration.preallocate, Self.padded(prepared, 8, left: true), Self.padded(spin, 10, left: true),
+                    Self.median(runs.map(\.rate)), Self.median(runs.map(\.p50)), Self.median(runs.map(\.p99)),
                     Self.median(runs.map { $0.rate / $0.raw1 }), Self.median(runs.map { $0.rate / $0.raw64 }),
+                    Self.median(runs.map { $0.rate / $0.floor }),
                     Self.padded(perSync.isEmpty ? "-" : String(format: "%.1f", Self.median(perSync)), 18),
                     Self.padded(syncMicros.isEmpty ? "-" : String(format: "%.0f", Self.median(syncMicros)), 13)))
         }

@@ -8,6 +8,27 @@ package enum FsyncPolicy: String, Sendable, CaseIterable {
     case no
 }
 
+/// When a lone `waitDurable` caller polls for its record to become durable instead of suspending
+/// (`JournalShared.spinUntilDurable`).
+package struct LoneWaiterSpin: Sendable {
+    /// Only while the writer's batches typically take at most this long (write and, under `always`, fdatasync):
+    /// on a slower disk a suspension's wake-up is a small part of the wait.
+    package var batchNanosMax: UInt64
+    /// The longest one wait spins (it spins for about two batches, at most this).
+    package var spinNanosMax: UInt64
+
+    /// Creates a setting.
+    package init(batchNanosMax: UInt64, spinNanosMax: UInt64) {
+        self.batchNanosMax = batchNanosMax
+        self.spinNanosMax = spinNanosMax
+    }
+
+    /// The server's: batches of up to 100 µs, spins of up to 200 µs.
+    package static let standard = LoneWaiterSpin(batchNanosMax: 100_000, spinNanosMax: 200_000)
+    /// Never spin.
+    package static let off = LoneWaiterSpin(batchNanosMax: 0, spinNanosMax: 0)
+}
+
 /// One journal record: its log sequence number and the caller's payload.
 package struct JournalRecord: Sendable, Equatable {
     /// The record's log sequence number (LSNs start at 1 and are consecutive).

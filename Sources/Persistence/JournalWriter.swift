@@ -287,6 +287,7 @@ final class JournalWriter {
 
     /// Writes one chunk, makes it durable per the policy, and resumes the waiters it satisfies.
     private func write(_ chunk: consuming PendingChunk) {
+        let start = DispatchTime.now().uptimeNanoseconds
         do {
             try self.preallocate(for: chunk.bytes.count)
             try FileSystem.writeAll(
@@ -326,8 +327,14 @@ final class JournalWriter {
         }
         self.shared.waiting.withLock { waiting in
             waiting.durableLSN = chunk.lastLSN
+            self.shared.publishedDurableLSN.store(chunk.lastLSN, ordering: .releasing)
             waiting.takeSatisfiedWaiters(into: &self.satisfied)
+            self.shared.suspendedWaiters.store(waiting.waiters.count, ordering: .relaxed)
         }
+        self.shared.lastBatchRecords.store(chunk.count, ordering: .relaxed)
+        let typical = self.shared.typicalBatchNanos.load(ordering: .relaxed)
+        let took = DispatchTime.now().uptimeNanoseconds &- start
+        self.shared.typicalBatchNanos.store(typical == 0 ? took : (typical * 7 + took) / 8, ordering: .relaxed)
         self.resumedLast = self.satisfied.count
         self.resume()
     }
@@ -382,7 +389,10 @@ final class JournalWriter {
         }
         let waiters = self.shared.waiting.withLock { waiting -> [DurabilityWaiter] in
             if waiting.error == nil { waiting.error = error }
-            defer { waiting.waiters = [] }
+            defer {
+                waiting.waiters = []
+                self.shared.suspendedWaiters.store(0, ordering: .relaxed)
+            }
             return waiting.waiters
         }
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
@@ -407,7 +417,10 @@ final class JournalWriter {
         let (waiters, error) = self.shared.waiting.withLock { waiting -> ([DurabilityWaiter], JournalError) in
             waiting.writerExited = true
             waiting.takeSatisfiedWaiters(into: &self.satisfied)
-            defer { waiting.waiters = [] }
+            defer {
+                waiting.waiters = []
+                self.shared.suspendedWaiters.store(0, ordering: .relaxed)
+            }
             return (waiting.waiters, waiting.error ?? .closed)
         }
         let (rotations, closers) = self.shared.state.withLock {

@@ -101,6 +101,30 @@ struct JournalTests {
         }
     }
 
+    /// A lone caller's wait is satisfied by polling (with bounds generous enough for any disk), and it returns only
+    /// once the record is durable; with the spin off, no wait spins.
+    @Test(arguments: [true, false])
+    func loneWaiterSpinsOnlyUntilDurable(spin: Bool) async throws {
+        try await withTemporaryDirectory { directory in
+            let generous = LoneWaiterSpin(batchNanosMax: 60_000_000_000, spinNanosMax: 60_000_000_000)
+            let (journal, _) = try openJournal(directory, loneWaiterSpin: spin ? generous : .off)
+            let count = 200
+            for index in 0..<count {
+                let lsn = try journal.append(payload(index))
+                try await journal.waitDurable(lsn)
+                #expect(journal.durableLSN >= lsn)
+            }
+            if spin {
+                // The first wait has no batch duration to go by; a test runner's hiccup may make a few more suspend.
+                #expect(journal.spunWaits >= count * 9 / 10)
+            } else {
+                #expect(journal.spunWaits == 0)
+            }
+            await journal.close()
+            #expect(try await replayAll(directory).map(\.payload) == (0..<count).map { payload($0) })
+        }
+    }
+
     @Test func reopenContinuesLSNs() async throws {
         try await withTemporaryDirectory { directory in
             let first = try await writeRecords(directory, count: 5)

@@ -155,12 +155,13 @@ func openJournal(
     prepareSegments: Bool = false,
     replayAfter: UInt64 = 0,
     minimumLastLSN: UInt64 = 0,
+    loneWaiterSpin: LoneWaiterSpin = .standard,
     logger: Logger = quietLogger
 ) throws -> (Journal, [JournalRecord]) {
     var records: [JournalRecord] = []
     let journal = try Journal(
         directory: directory.path, fsync: fsync, segmentBytesMax: segmentBytesMax, prepareSegments: prepareSegments,
-        replayAfter: replayAfter, minimumLastLSN: minimumLastLSN, logger: logger
+        replayAfter: replayAfter, minimumLastLSN: minimumLastLSN, loneWaiterSpin: loneWaiterSpin, logger: logger
     ) { records.append($0) }
     return (journal, records)
 }
