@@ -53,12 +53,18 @@ def buyer(server, stop, acked, lock, counters):
 
     def post(path, body):
         with lock: counters["in_flight"] += 1
+        outcome = "no answer"
         try:
             conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
             r = conn.getresponse(); data = r.read()
+            outcome = str(r.status)
             return r.status, json.loads(data or b"{}")
         finally:
-            with lock: counters["in_flight"] -= 1
+            with lock:
+                counters["in_flight"] -= 1
+                # What the requests in flight at SIGTERM did, and when: printed when a stop is slow.
+                if counters["term_at"] is not None:
+                    counters["after_term"].append((path, outcome, time.time() - counters["term_at"]))
 
     while not stop.is_set():
         n += 1
@@ -92,7 +98,7 @@ try:
     for round in range(1, ROUNDS + 1):
         server = Server(data, log_path)
         stop, lock = threading.Event(), threading.Lock()
-        counters = {"in_flight": 0, "errors": 0}
+        counters = {"in_flight": 0, "errors": 0, "term_at": None, "after_term": []}
         round_acked = {"checkouts": {}, "plans": {}, "payments": {}}
         threads = [threading.Thread(target=buyer, args=(server, stop, round_acked, lock, counters), daemon=True)
                    for _ in range(BUYERS)]
@@ -103,7 +109,9 @@ try:
             time.sleep(0.05)
         while time.time() < deadline and counters["in_flight"] < BUYERS // 2:
             time.sleep(0.001)
-        in_flight = counters["in_flight"]
+        with lock:
+            in_flight = counters["in_flight"]
+            counters["term_at"] = time.time()
         rc, took = server.stop()
         stop.set()
         for t in threads: t.join(timeout=60)
@@ -112,6 +120,13 @@ try:
               f"{in_flight} requests in flight, {len(round_acked['payments'])} payments acked so far")
         check(f"round {round}: exit status 0 after SIGTERM", rc == 0, f"rc={rc}")
         check(f"round {round}: stopped within {DRAIN_BOUND_S} s", took < DRAIN_BOUND_S, f"{took:.2f} s")
+        if took > 1:
+            # A slow stop: which requests in flight held it, and what the server logged meanwhile.
+            with lock: ends = sorted(counters["after_term"], key=lambda end: -end[2])[:8]
+            print(f"     slow stop: the requests that ended after SIGTERM, slowest first: "
+                  + ", ".join(f"{path} {outcome} at {at:.2f} s" for path, outcome, at in ends))
+            print("     server log after ready:\n       " + "\n       ".join(
+                server.own_log().split("[Net] ready")[-1].strip().splitlines()[-20:]))
         check(f"round {round}: final snapshot logged", "final snapshot written" in server.own_log())
 
         # Restart on the same data directory: nothing acknowledged is lost, nothing is replayed.

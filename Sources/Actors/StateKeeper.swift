@@ -52,7 +52,8 @@ package actor StateKeeper: Service {
         await self.sweep()
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: tick)
+                // The tick ends early on graceful shutdown: the final snapshot starts at once, not up to a tick later.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
                 let pending = self.journal.lastAssignedLSN &- self.lastSnapshotLSN
                 if pending >= self.recordsMax || (pending > 0 && clock.now - lastSnapshot >= self.interval) {
                     _ = try? await self.snapshot()
