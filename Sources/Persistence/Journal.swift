@@ -226,6 +226,12 @@ package final class Journal: Sendable {
         self.shared.spunWaits.load(ordering: .relaxed)
     }
 
+    /// How many `waitDurable` calls suspended until the writer resumed them (rather than finding the record durable
+    /// at once or after a lone caller's spin).
+    package var suspendedWaits: Int {
+        self.shared.waiting.withLock { $0.suspensions }
+    }
+
     /// How many segments were started from a prepared file (`prepareSegments`).
     package var preparedSegmentsTaken: Int {
         self.shared.preparer?.taken ?? 0
@@ -375,6 +381,8 @@ struct WaiterState {
     var error: JournalError?
     /// Set by the writer thread as it exits (as in `JournalState`).
     var writerExited = false
+    /// `waitDurable` calls that suspended (`Journal.suspendedWaits`).
+    var suspensions = 0
 
     /// Moves the waiters whose LSN is durable now to `satisfied`, keeping the others in order. Allocates
     /// nothing once `satisfied` has the capacity (it runs under the lock, on every batch).
@@ -526,6 +534,7 @@ final class JournalShared: Sendable {
                 if lsn <= state.durableLSN { return .success(()) }
                 if state.writerExited { return .failure(.closed) }
                 state.waiters.append(DurabilityWaiter(lsn: lsn, continuation: continuation))
+                state.suspensions += 1
                 self.suspendedWaiters.store(state.waiters.count, ordering: .relaxed)
                 return nil
             }
@@ -552,7 +561,8 @@ final class JournalShared: Sendable {
             self.waiterSpinning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         defer { self.waiterSpinning.store(false, ordering: .releasing) }
-        let deadline = DispatchTime.now().uptimeNanoseconds &+ min(2 * typical + 20_000, self.loneWaiterSpin.spinNanosMax)
+        let deadline = DispatchTime.now().uptimeNanoseconds
+            &+ self.loneWaiterSpin.spinNanos(typicalBatchNanos: typical)
         while true {
             if self.publishedDurableLSN.load(ordering: .acquiring) >= lsn {
                 self.spunWaits.add(1, ordering: .relaxed)

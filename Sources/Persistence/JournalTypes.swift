@@ -14,19 +14,27 @@ package struct LoneWaiterSpin: Sendable {
     /// Only while the writer's batches typically take at most this long (write and, under `always`, fdatasync):
     /// on a slower disk a suspension's wake-up is a small part of the wait.
     package var batchNanosMax: UInt64
-    /// The longest one wait spins (it spins for about two batches, at most this).
+    /// One wait spins for two typical batches plus this slack…
+    package var slackNanos: UInt64
+    /// …but never longer than this.
     package var spinNanosMax: UInt64
 
     /// Creates a setting.
-    package init(batchNanosMax: UInt64, spinNanosMax: UInt64) {
+    package init(batchNanosMax: UInt64, slackNanos: UInt64 = 20_000, spinNanosMax: UInt64) {
         self.batchNanosMax = batchNanosMax
+        self.slackNanos = slackNanos
         self.spinNanosMax = spinNanosMax
     }
 
-    /// The server's: batches of up to 100 µs, spins of up to 200 µs.
+    /// The server's: batches of up to 100 µs, spins of two batches + 20 µs, at most 200 µs.
     package static let standard = LoneWaiterSpin(batchNanosMax: 100_000, spinNanosMax: 200_000)
     /// Never spin.
     package static let off = LoneWaiterSpin(batchNanosMax: 0, spinNanosMax: 0)
+
+    /// How long a wait spins when the writer's batches typically take `typicalBatchNanos`.
+    func spinNanos(typicalBatchNanos: UInt64) -> UInt64 {
+        min(2 &* typicalBatchNanos &+ self.slackNanos, self.spinNanosMax)
+    }
 }
 
 /// One journal record: its log sequence number and the caller's payload.

@@ -170,14 +170,41 @@ package final class Sandbox: Sendable {
                 value: StandardWebhooks.sign(secret: delivery.secret, id: id, timestamp: timestamp, body: delivery.body))
             request.body = .bytes(ByteBuffer(bytes: delivery.body))
             do {
-                let response = try await self.http.execute(request, timeout: Self.deliveryTimeout)
-                _ = try? await response.body.collect(upTo: 1 << 16)
-                status = Int(response.status.code)
+                let (http, request) = (self.http, request)
+                let answered = try await Self.abandonedAfterShutdown(grace: Self.shutdownGrace) {
+                    let response = try await http.execute(request, timeout: Self.deliveryTimeout)
+                    _ = try? await response.body.collect(upTo: 1 << 16)
+                    return Int(response.status.code)
+                }
+                guard let answered else { return 0 }
+                status = answered
                 if (200..<300).contains(status) || (400..<500).contains(status) { return status }
             } catch {
                 status = 0
             }
         }
         return status
+    }
+
+    /// How long a delivery in flight may still take once graceful shutdown has begun. Hygge answers a webhook in
+    /// milliseconds, but a delivery sent while its public listener drains can go unanswered: without this bound the
+    /// pay request waited for the whole `deliveryTimeout`, and the shutdown with it (3 s, `scripts/sigterm-test.py`).
+    static let shutdownGrace: Duration = .milliseconds(250)
+
+    /// Runs `operation`; nil if graceful shutdown has been under way for `grace` before it finished (it is then
+    /// cancelled). Outside a service group `gracefulShutdown()` waits until cancelled, so `operation` simply runs.
+    package static func abandonedAfterShutdown<T: Sendable>(
+        grace: Duration, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await gracefulShutdown()
+                try await Task.sleep(for: grace)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
     }
 }
