@@ -97,7 +97,7 @@ package actor StateKeeper: Service {
         self.snapshotting = true
         defer { self.snapshotting = false }
         let floor = self.journal.lastAssignedLSN
-        try self.journal.rotate()
+        try await self.journal.rotate()
         var states: [MerchantState] = []
         for merchant in self.registry.all { states.append(await merchant.snapshot()) }
         let reflected = max(floor, states.map(\.appliedLSN).max() ?? 0)

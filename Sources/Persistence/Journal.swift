@@ -248,10 +248,10 @@ package final class Journal: Sendable {
     }
 
     /// Starts a new segment at the next LSN (called before snapshots so older segments become
-    /// deletable). Blocks the calling thread until the writer has written and fdatasync'ed the old
-    /// segment and created the new one; does nothing if the active segment has no records yet.
-    package func rotate() throws {
-        try self.shared.rotate()
+    /// deletable). Suspends (without blocking a thread) until the writer has written and fdatasync'ed
+    /// the old segment and created the new one; does nothing if the active segment has no records yet.
+    package func rotate() async throws {
+        try await self.shared.rotate()
     }
 
     /// Deletes every closed segment whose records all have lsn <= `lsn` (never the active
@@ -296,12 +296,12 @@ struct DurabilityWaiter: Sendable {
     var continuation: UnsafeContinuation<Void, any Error>
 }
 
-/// A `rotate` caller, blocked until the writer has started the segment at `firstLSN`.
+/// A `rotate` caller, suspended until the writer has started the segment at `firstLSN`.
 struct RotationWaiter {
     /// The segment it waits for.
     var firstLSN: UInt64
-    /// Signalled when that segment is active, or the writer failed or stopped.
-    var semaphore: DispatchSemaphore
+    /// Resumed when that segment is active, or the writer failed or stopped (`rotate` then checks which).
+    var continuation: CheckedContinuation<Void, Never>
 }
 
 /// What the appenders and the writer share, guarded by one lock (the durability waiters have their own: `WaiterState`).
@@ -577,9 +577,9 @@ final class JournalShared: Sendable {
     }
 
     /// See `Journal.rotate`.
-    func rotate() throws(JournalError) {
-        let semaphore = DispatchSemaphore(value: 0)
-        let (target, wake) = try self.state.withLock { state throws(JournalError) -> (UInt64?, Bool) in
+    func rotate() async throws(JournalError) {
+        // Seals the segment being filled and queues the new one; the target is the segment the writer must reach.
+        let target = try self.state.withLock { state throws(JournalError) -> UInt64? in
             if let error = state.error { throw error }
             if state.closing { throw JournalError.closed }
             if state.segmentRecords > 0 {
@@ -590,15 +590,23 @@ final class JournalShared: Sendable {
                 state.segmentBytes = Int64(JournalFormat.segmentHeaderSize)
                 state.segmentRecords = 0
             }
-            if state.activeSegmentFirstLSN >= state.segmentFirstLSN { return (nil, false) }
-            state.rotationWaiters.append(RotationWaiter(firstLSN: state.segmentFirstLSN, semaphore: semaphore))
-            let wake = state.writerIdle
-            state.writerIdle = false
-            return (state.segmentFirstLSN, wake)
+            return state.activeSegmentFirstLSN >= state.segmentFirstLSN ? nil : state.segmentFirstLSN
         }
         guard let target else { return }
-        if wake { self.wakeup.signal() }
-        semaphore.wait()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let outcome = self.state.withLock { state -> (ready: Bool, wake: Bool) in
+                // The writer may have got there, failed or exited since the lock was last released.
+                if state.activeSegmentFirstLSN >= target || state.error != nil || state.writerExited {
+                    return (true, false)
+                }
+                state.rotationWaiters.append(RotationWaiter(firstLSN: target, continuation: continuation))
+                let wake = state.writerIdle
+                state.writerIdle = false
+                return (false, wake)
+            }
+            if outcome.ready { continuation.resume() }
+            if outcome.wake { self.wakeup.signal() }
+        }
         try self.state.withLock { state throws(JournalError) in
             if let error = state.error { throw error }
             if state.activeSegmentFirstLSN < target { throw JournalError.closed }

@@ -374,7 +374,7 @@ final class JournalWriter {
             state.rotationWaiters.removeAll { $0.firstLSN <= firstLSN }
             return ready
         }
-        for waiter in ready { waiter.semaphore.signal() }
+        for waiter in ready { waiter.continuation.resume() }
     }
 
     /// Records a sticky error, drops pending work, and fails every waiter.
@@ -396,7 +396,7 @@ final class JournalWriter {
             return waiting.waiters
         }
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
-        for rotation in rotations { rotation.semaphore.signal() }
+        for rotation in rotations { rotation.continuation.resume() }
     }
 
     /// Close: final fdatasync (whatever the policy), close the descriptor, release everyone.
@@ -436,7 +436,7 @@ final class JournalWriter {
         self.satisfied.removeAll()
         self.shared.relay.stop()
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
-        for rotation in rotations { rotation.semaphore.signal() }
+        for rotation in rotations { rotation.continuation.resume() }
         for closer in closers { closer.resume() }
     }
 }

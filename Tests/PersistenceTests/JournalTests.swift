@@ -184,15 +184,46 @@ struct JournalTests {
             let (journal, _) = try openJournal(directory)
             _ = try await journal.appendDurably(payload(1))
             _ = try journal.append(payload(2))  // still pending when rotate is called
-            try journal.rotate()
+            try await journal.rotate()
             #expect(try segmentNames(directory) == [1, 3].map { "\(padded($0)).wal" })
-            try journal.rotate()  // nothing in the new segment yet: no-op
+            try await journal.rotate()  // nothing in the new segment yet: no-op
             #expect(try segmentNames(directory).count == 2)
             #expect(try await journal.appendDurably(payload(3)) == 3)
             await journal.close()
             let segment3 = try readBytes(directory.journalPath + "/\(padded(3)).wal")
             #expect(frameRanges(segment3).count == 1)
             #expect(try await replayAll(directory).map(\.lsn) == [1, 2, 3])
+        }
+    }
+
+    /// Rotations from several tasks while others append: each returns once the writer has started a segment at or
+    /// after the next LSN it saw, nothing is lost or reordered, and every segment starts where the previous one ended.
+    @Test func concurrentRotationsWhileAppending() async throws {
+        try await withTemporaryDirectory { directory in
+            let (journal, _) = try openJournal(directory)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<4 {
+                    group.addTask {
+                        for index in 0..<100 { _ = try await journal.appendDurably(payload(task * 1000 + index)) }
+                    }
+                }
+                for _ in 0..<3 {
+                    group.addTask {
+                        for _ in 0..<20 {
+                            let next = journal.lastAssignedLSN + 1
+                            try await journal.rotate()
+                            let newest = try #require(try segmentNames(directory).last.flatMap { UInt64($0.prefix(20)) })
+                            #expect(newest >= next)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await journal.close()
+            #expect(try segmentNames(directory).count > 1)
+            let records = try await replayAll(directory)
+            #expect(records.map(\.lsn) == Array(1...400))
+            #expect(Set(records.map(\.payload)).count == 400)
         }
     }
 
@@ -379,7 +410,7 @@ struct JournalTests {
             let (journal, _) = try openJournal(directory)
             for index in 1...5 { _ = try journal.append(payload(index)) }
             let snapshotLSN = journal.lastAssignedLSN
-            try journal.rotate()
+            try await journal.rotate()
             #expect(try journal.deleteSegments(coveredBy: snapshotLSN) == 1)
             #expect(try segmentNames(directory) == ["\(padded(6)).wal"])
             #expect(try await journal.appendDurably(payload(6)) == 6)
@@ -397,7 +428,7 @@ struct JournalTests {
             await journal.close()
             #expect(journal.durableLSN == lsn)
             #expect(throws: JournalError.closed) { try journal.append(payload(2)) }
-            #expect(throws: JournalError.closed) { try journal.rotate() }
+            await #expect(throws: JournalError.closed) { try await journal.rotate() }
             try await journal.waitDurable(lsn)  // durable before close
             await #expect(throws: JournalError.closed) { try await journal.waitDurable(lsn + 1) }
             #expect(try await replayAll(directory).count == 1)

@@ -71,7 +71,7 @@ struct SegmentPreparerTests {
             // Reopened: the journal continues its segment; the next rotation takes the file left by the last process.
             let (reopened, replayed) = try self.open(directory)
             #expect(replayed == first)
-            try reopened.rotate()
+            try await reopened.rotate()
             #expect(reopened.preparedSegmentsTaken == 1)
             let second = try await self.append(reopened, from: 51, count: 10)
             await reopened.close()
@@ -93,7 +93,7 @@ struct SegmentPreparerTests {
             try writeBytes(image, to: self.sparePath(directory))
 
             let (reopened, _) = try self.open(directory)
-            try reopened.rotate()
+            try await reopened.rotate()
             #expect(reopened.preparedSegmentsTaken == 1)
             let second = try await self.append(reopened, from: 51, count: 5)
             await reopened.close()
@@ -111,7 +111,7 @@ struct SegmentPreparerTests {
             #expect(replayed.count == 3)
             #expect(!FileManager.default.fileExists(atPath: self.sparePath(directory) + ".tmp"))
             #expect(!FileManager.default.fileExists(atPath: self.sparePath(directory)), "larger than a segment may grow")
-            try journal.rotate()
+            try await journal.rotate()
             #expect(journal.preparedSegmentsTaken == 0, "nothing prepared yet: the writer creates the segment itself")
             await journal.close()
             #expect(try await replayAll(directory).count == 3)
@@ -125,7 +125,7 @@ struct SegmentPreparerTests {
             // past it.
             try writeBytes([UInt8](repeating: 0, count: 4096), to: self.sparePath(directory))
             let (journal, _) = try self.open(directory)
-            try journal.rotate()
+            try await journal.rotate()
             #expect(journal.preparedSegmentsTaken == 1)
             let written = try await self.append(journal, from: 4, count: 100)
             let segment = directory.journalPath + "/\(padded(4)).wal"
@@ -144,7 +144,7 @@ struct SegmentPreparerTests {
             // one 256 KiB piece once the first segment closes, finishes, and starts the segment after that.
             let (journal, _) = try self.open(directory, segmentBytesMax: 4 << 20)
             var written = try await self.append(journal, from: 1, count: 200)
-            try journal.rotate()
+            try await journal.rotate()
             #expect(journal.preparedSegmentsTaken == 0, "a 4 MiB file is not written after 40 KB of records")
             var size: Int?
             for _ in 0..<1000 where size == nil {
@@ -154,7 +154,7 @@ struct SegmentPreparerTests {
             let finished = try #require(size, "the cut file finishes without more records")
             #expect(finished >= 256 << 10 && finished < 4 << 20, "\(finished) bytes")
             written += try await self.append(journal, from: 201, count: 10)
-            try journal.rotate()
+            try await journal.rotate()
             #expect(journal.preparedSegmentsTaken == 1)
             written += try await self.append(journal, from: 211, count: 10)
             await journal.close()
