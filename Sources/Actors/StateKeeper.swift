@@ -19,6 +19,8 @@ package actor StateKeeper: Service {
     private let logger: Logger
     private var lastSnapshotLSN: UInt64
     private var snapshotting = false
+    /// Callers of `snapshot` waiting for the one in progress, in order.
+    private var snapshotQueue: [CheckedContinuation<Void, Never>] = []
     private let merchantsGauge = Gauge(label: "hygge_merchants")
     private let openCheckoutsGauge = Gauge(label: "hygge_open_checkouts")
 
@@ -93,23 +95,32 @@ package actor StateKeeper: Service {
     /// Writes a snapshot now and prunes covered journal segments.
     /// - Returns: the file written.
     package func snapshot() async throws -> SnapshotReport {
-        while self.snapshotting { await Task.yield() }
+        // One snapshot at a time; the next caller waits its turn, suspended (it used to poll with `Task.yield`).
+        if self.snapshotting {
+            await withCheckedContinuation { self.snapshotQueue.append($0) }
+        }
         self.snapshotting = true
-        defer { self.snapshotting = false }
+        defer {
+            // Hands the turn to the next caller, if any (it finds `snapshotting` still set, as its own).
+            if self.snapshotQueue.isEmpty { self.snapshotting = false } else { self.snapshotQueue.removeFirst().resume() }
+        }
         let floor = self.journal.lastAssignedLSN
         try await self.journal.rotate()
         var states: [MerchantState] = []
         for merchant in self.registry.all { states.append(await merchant.snapshot()) }
         let reflected = max(floor, states.map(\.appliedLSN).max() ?? 0)
         if reflected > 0 { try await self.journal.waitDurable(reflected) }
-        let parts = try RegistrySnapshot(lsn: floor, merchants: states).encodedParts()
-        let info = try SnapshotStore.write(directory: self.directory, lsn: floor, parts: parts)
-        self.lastSnapshotLSN = floor
-        let kept = try SnapshotStore.list(directory: self.directory)
-        if kept.count >= 2 {
-            let deleted = try self.journal.deleteSegments(coveredBy: kept[1].lsn)
-            if deleted > 0 { self.logger.debug("journal segments deleted", metadata: ["count": "\(deleted)"]) }
+        // Encoding, compression, the file's writes and fsyncs, and the segment deletions block for as long as the
+        // state is large (seconds for a million checkouts): on a thread of their own, not the cooperative pool's.
+        let (directory, journal, copies) = (self.directory, self.journal, states)
+        let (info, deleted) = try await DedicatedThread.run("hygge-snapshot") { () throws -> (SnapshotInfo, Int) in
+            let parts = try RegistrySnapshot(lsn: floor, merchants: copies).encodedParts()
+            let info = try SnapshotStore.write(directory: directory, lsn: floor, parts: parts)
+            let kept = try SnapshotStore.list(directory: directory)
+            return (info, kept.count >= 2 ? try journal.deleteSegments(coveredBy: kept[1].lsn) : 0)
         }
+        self.lastSnapshotLSN = floor
+        if deleted > 0 { self.logger.debug("journal segments deleted", metadata: ["count": "\(deleted)"]) }
         self.logger.info(
             "snapshot written",
             metadata: ["snapshot.file": "\(info.path)", "journal.lsn": "\(floor)", "snapshot.bytes": "\(info.bytes)"])
