@@ -37,9 +37,9 @@ enum BinarySnapshotBody {
         return out.bytes
     }
 
-    /// Encodes merchant blocks on every core.
-    static func encodeBlocks(_ merchants: [MerchantState]) -> [[UInt8]] {
-        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, merchants.count / 64))
+    /// Encodes merchant blocks on every core (at most `cores`).
+    static func encodeBlocks(_ merchants: [MerchantState], cores: Int = .max) -> [[UInt8]] {
+        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, merchants.count / 64), max(1, cores))
         if workers == 1 { return merchants.map(MerchantEncoder.encode) }
         let slots = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: merchants.count)
         defer { slots.deallocate() }

@@ -20,13 +20,13 @@ package struct SnapshotPart: Sendable {
 
 extension RegistrySnapshot {
     /// The body in the current format as the parts of a version-2 file, each about `targetBytes` before compression
-    /// (a JSON body is one part).
+    /// (a JSON body is one part), encoded on every core, or at most `cores`.
     package func encodedParts(
-        format: BodyFormat = .current, targetBytes: Int = BinarySnapshotBody.partTargetBytes
+        format: BodyFormat = .current, targetBytes: Int = BinarySnapshotBody.partTargetBytes, cores: Int = .max
     ) throws -> [[UInt8]] {
         switch format {
         case .json: [try self.encoded(format: .json)]
-        case .binary: BinarySnapshotBody.encodeParts(self, targetBytes: targetBytes)
+        case .binary: BinarySnapshotBody.encodeParts(self, targetBytes: targetBytes, cores: cores)
         }
     }
 
@@ -113,7 +113,7 @@ extension BinarySnapshotBody {
     }
 
     /// `encode(snapshot)` split between merchant blocks into parts of about `targetBytes`.
-    static func encodeParts(_ snapshot: RegistrySnapshot, targetBytes: Int) -> [[UInt8]] {
+    static func encodeParts(_ snapshot: RegistrySnapshot, targetBytes: Int, cores: Int = .max) -> [[UInt8]] {
         var current = BodyWriter()
         current.bytes.reserveCapacity(targetBytes + (1 << 16))
         current.bytes.append(contentsOf: Self.magic)
@@ -121,7 +121,7 @@ extension BinarySnapshotBody {
         withUnsafeBytes(of: snapshot.lsn.littleEndian) { current.bytes.append(contentsOf: $0) }
         current.count(snapshot.merchants.count)
         var parts: [[UInt8]] = []
-        for block in Self.encodeBlocks(snapshot.merchants) {
+        for block in Self.encodeBlocks(snapshot.merchants, cores: cores) {
             if current.bytes.count >= targetBytes {
                 parts.append(current.bytes)
                 current = BodyWriter()

@@ -68,7 +68,8 @@ package actor StateKeeper: Service {
             }
         } onGracefulShutdown: {}
         do {
-            let info = try await self.snapshot()
+            // Nothing is served any more: the final snapshot may use every core at full priority.
+            let info = try await self.snapshot(background: false)
             self.logger.info("final snapshot written", metadata: ["snapshot.file": "\(info.file)", "journal.lsn": "\(info.lsn)"])
         } catch {
             self.logger.error("final snapshot failed", metadata: ["error": "\(error)"])
@@ -94,7 +95,11 @@ package actor StateKeeper: Service {
 
     /// Writes a snapshot now and prunes covered journal segments.
     /// - Returns: the file written.
-    package func snapshot() async throws -> SnapshotReport {
+    /// - Parameter background: while the server serves requests, the snapshot's encoding and compression run on one
+    ///   core at a lower priority (nice 10), so that they yield the cores to request handling (on all of them,
+    ///   back-to-back snapshots made single requests wait up to half a second, BENCHMARKS.md, eighth session); the
+    ///   final snapshot at shutdown uses every core.
+    package func snapshot(background: Bool = true) async throws -> SnapshotReport {
         // One snapshot at a time; the next caller waits its turn, suspended (it used to poll with `Task.yield`).
         if self.snapshotting {
             await withCheckedContinuation { self.snapshotQueue.append($0) }
@@ -113,9 +118,11 @@ package actor StateKeeper: Service {
         // Encoding, compression, the file's writes and fsyncs, and the segment deletions block for as long as the
         // state is large (seconds for a million checkouts): on a thread of their own, not the cooperative pool's.
         let (directory, journal, copies) = (self.directory, self.journal, states)
-        let (info, deleted) = try await DedicatedThread.run("hygge-snapshot") { () throws -> (SnapshotInfo, Int) in
-            let parts = try RegistrySnapshot(lsn: floor, merchants: copies).encodedParts()
-            let info = try SnapshotStore.write(directory: directory, lsn: floor, parts: parts)
+        let cores = background ? 1 : Int.max
+        let (info, deleted) = try await DedicatedThread.run("hygge-snapshot", niceness: background ? 10 : 0) {
+            () throws -> (SnapshotInfo, Int) in
+            let parts = try RegistrySnapshot(lsn: floor, merchants: copies).encodedParts(cores: cores)
+            let info = try SnapshotStore.write(directory: directory, lsn: floor, parts: parts, cores: cores)
             let kept = try SnapshotStore.list(directory: directory)
             return (info, kept.count >= 2 ? try journal.deleteSegments(coveredBy: kept[1].lsn) : 0)
         }

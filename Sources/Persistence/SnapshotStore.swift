@@ -167,14 +167,16 @@ package enum SnapshotStore {
     /// checksummed) in parallel on every core. The body it stands for is the parts' concatenation (what
     /// `read(path:)` returns); `read(path:maxDecompressedBytes:timings:part:)` inflates and decodes the parts in
     /// parallel, so callers split bodies where a part can be decoded on its own. Same atomic write, pruning and
-    /// metrics as `write(directory:lsn:body:keep:level:)`; no parts writes one empty part.
+    /// metrics as `write(directory:lsn:body:keep:level:)`; no parts writes one empty part. `cores` caps the cores
+    /// the compression uses.
     package static func write(
-        directory: String, lsn: UInt64, parts: [[UInt8]], keep: Int = 2, level: Int32 = SnapshotStore.compressionLevel
+        directory: String, lsn: UInt64, parts: [[UInt8]], keep: Int = 2, level: Int32 = SnapshotStore.compressionLevel,
+        cores: Int = .max
     ) throws -> SnapshotInfo {
         let start = DispatchTime.now().uptimeNanoseconds
         let parts = parts.isEmpty ? [[]] : parts
         guard parts.count <= Int(UInt32.max) else { throw SnapshotError.decompressionFailed("too many parts") }
-        let chunks = try SnapshotStore.compressParts(parts, level: level)
+        let chunks = try SnapshotStore.compressParts(parts, level: level, cores: cores)
         var table: [UInt8] = []
         table.reserveCapacity(4 + SnapshotStore.chunkEntrySize * parts.count)
         Binary.appendUInt32(UInt32(parts.count), to: &table)
@@ -198,8 +200,10 @@ package enum SnapshotStore {
     }
 
     /// Each part as a zlib stream with the CRC32C of that stream, on every core.
-    static func compressParts(_ parts: [[UInt8]], level: Int32) throws(SnapshotError) -> [(bytes: [UInt8], crc: UInt32)] {
-        let results = SnapshotStore.parallelMap(count: parts.count) { index -> Result<([UInt8], UInt32), SnapshotError> in
+    static func compressParts(
+        _ parts: [[UInt8]], level: Int32, cores: Int = .max
+    ) throws(SnapshotError) -> [(bytes: [UInt8], crc: UInt32)] {
+        let results = SnapshotStore.parallelMap(count: parts.count, cores: cores) { index -> Result<([UInt8], UInt32), SnapshotError> in
             Result { () throws(SnapshotError) -> ([UInt8], UInt32) in
                 let compressed = try SnapshotStore.compress(parts[index], level: level)
                 return (compressed, CRC32C.checksum(compressed))
@@ -211,9 +215,10 @@ package enum SnapshotStore {
         return chunks
     }
 
-    /// `body(index)` for every index in `0..<count`, spread over every core (work-stealing by index), in order.
-    static func parallelMap<T>(count: Int, _ body: (Int) -> T) -> [T] {
-        let workers = min(max(1, ProcessInfo.activeCores), count)
+    /// `body(index)` for every index in `0..<count`, spread over every core (at most `cores`; work-stealing by
+    /// index), in order.
+    static func parallelMap<T>(count: Int, cores: Int = .max, _ body: (Int) -> T) -> [T] {
+        let workers = min(max(1, ProcessInfo.activeCores), count, max(1, cores))
         if workers <= 1 { return (0..<count).map(body) }
         let slots = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
         defer { slots.deallocate() }

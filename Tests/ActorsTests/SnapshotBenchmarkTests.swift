@@ -101,6 +101,23 @@ struct SnapshotBenchmarkTests {
         #expect(binary.count * 3 < json.count)
     }
 
+    @Test("a background snapshot (one core) writes the same bytes as one on every core")
+    func oneCoreSameBytes() throws {
+        let built = try SnapshotBenchmark.build(Self.options(merchants: 200, checkouts: 2_000), master: MasterKey.generate())
+        let snapshot = RegistrySnapshot(lsn: built.lastLSN, merchants: built.states.values.sorted { $0.id < $1.id })
+        let parts = try snapshot.encodedParts(targetBytes: 4_096)
+        #expect(parts.count > 4)
+        #expect(try snapshot.encodedParts(targetBytes: 4_096, cores: 1) == parts)
+        var files: [[UInt8]] = []
+        for cores in [1, Int.max] {
+            let directory = try Self.scratch()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let info = try SnapshotStore.write(directory: directory, lsn: built.lastLSN, parts: parts, cores: cores)
+            files.append(Array(try Data(contentsOf: URL(fileURLWithPath: info.path))))
+        }
+        #expect(files[0] == files[1])
+    }
+
     @Test("a body split into parts (snapshot file version 2) restores the same states as one stream (version 1)")
     func partsRoundTrip() async throws {
         let directory = try Self.scratch()
