@@ -123,7 +123,7 @@ enum WebTargets {
             given = false
         }
         if given {
-            try require(signatures.split(separator: " ").contains { Self.sameSignature($0, real) }, "accepted a forgery")
+            try require(StandardWebhooks.entries(signatures).contains { Self.sameSignature($0, real) }, "accepted a forgery")
         }
         let signed = signatures.isEmpty ? real : signatures + " " + real
         let fresh: Bool = {

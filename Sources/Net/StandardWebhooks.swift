@@ -47,11 +47,18 @@ package enum StandardWebhooks {
         }
         let expected = Self.mac(secret: secret, id: id, timestamp: timestamp, body: body)
         var valid = false
-        for entry in signatures.split(separator: " ") {
+        for entry in Self.entries(signatures) {
             guard entry.hasPrefix("v1,"), let given = Data(base64Encoded: String(entry.dropFirst(3))) else { continue }
             if Self.constantTimeEquals(Array(given), expected) { valid = true }
         }
         guard valid else { throw .badSignature }
+    }
+
+    /// The space-delimited entries of a `webhook-signature` header, split at the bytes of U+0020. Not at the
+    /// `Character` " ": a Unicode "prepend" mark (such as U+0604) before a space joins it into one grapheme cluster,
+    /// so a junk entry ending in one swallowed the genuine entry after it (found by fuzzing).
+    package static func entries(_ signatures: String) -> [Substring] {
+        signatures.utf8.split(separator: UInt8(ascii: " ")).map { Substring($0) }
     }
 
     /// Whether `seconds` lies within `tolerance` of `now`, for any `Int64` (a hostile `-9223372036854775808` must not

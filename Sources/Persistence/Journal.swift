@@ -94,6 +94,12 @@ package final class Journal: Sendable {
         try Journal.replay(segments: segments, after: replayAfter, replay)
 
         let lastLSN = segments.last?.lastCoveredLSN ?? 0
+        // The largest LSN leaves no next one: only a damaged or forged segment or snapshot gets there (fuzzing found it).
+        guard max(lastLSN, minimumLastLSN) < UInt64.max else {
+            throw JournalError.corrupt(
+                segment: segments.last?.file.name ?? "-", offset: 0,
+                reason: "LSN \(UInt64.max) (from \(lastLSN == UInt64.max ? "the journal" : "the snapshot")) leaves no next LSN")
+        }
         let nextLSN = max(lastLSN, minimumLastLSN) + 1
         let segmentBytesMax = Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize))
         let preparer =
