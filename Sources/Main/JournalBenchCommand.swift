@@ -64,8 +64,8 @@ struct JournalBench: AsyncParsableCommand {
         let payload = [UInt8](repeating: 0x61, count: self.bytes)
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let steps = self.preallocate.split(separator: ",").compactMap { Int($0) }
-        let prepares = self.prepare.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
-        let spins = self.loneWaiterSpin.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
+        let prepares = Self.onOff(self.prepare)
+        let spins = Self.onOff(self.loneWaiterSpin)
         let levels = self.concurrency.split(separator: ",").compactMap { Int($0) }
         let configurations: [(policy: FsyncPolicy, level: Int, preallocate: Int, prepare: Bool, spin: Bool)] = self
             .policies
@@ -86,6 +86,8 @@ struct JournalBench: AsyncParsableCommand {
         let preallocated = try Self.zeroFilledFile(directory: root, bytes: Self.preallocatedRawBytes)
         defer { unlink(preallocated) }
         var samples = [[Sample]](repeating: [], count: configurations.count)
+        // Per concurrency level, the hand-off floor of each round.
+        var floorRounds: [Int: [Double]] = [:]
         for round in 1...max(1, self.rounds) {
             FileHandle.standardError.write(Data("round \(round)/\(max(1, self.rounds))\n".utf8))
             let raw = { (batch: Int, method: RawMethod) throws -> Double in
@@ -107,7 +109,10 @@ struct JournalBench: AsyncParsableCommand {
             raw1.append(r1)
             raw64.append(r64)
             var floors: [Int: Double] = [:]
-            for level in levels { floors[level] = await HandOffFloor.measure(concurrency: level, seconds: self.seconds) }
+            for level in levels {
+                floors[level] = await HandOffFloor.measure(concurrency: level, seconds: self.seconds)
+                floorRounds[level, default: []].append(floors[level] ?? 0)
+            }
             for (index, configuration) in configurations.enumerated() {
                 let directory = (root as NSString).appendingPathComponent(
                     "\(configuration.policy.rawValue)-\(configuration.level)-\(configuration.preallocate)-\(configuration.prepare)")
@@ -147,10 +152,7 @@ struct JournalBench: AsyncParsableCommand {
         print("raw(n) = the best of those in each round; ratios are taken against it within the round")
         print("prepare: next segment prepared on its own thread (segments started from such a file, median per run)")
         print("spin: a lone waiter polls instead of suspending (share of the waits its spin satisfied)")
-        let floors = levels.map { level in
-            let runs = zip(configurations, samples).first { $0.0.level == level }?.1 ?? []
-            return "\(level): \(Int(Self.median(runs.map(\.floor))))/s"
-        }
+        let floors = levels.map { "\($0): \(Int(Self.median(floorRounds[$0] ?? [])))/s" }
         print(
             "floor: the hand-off alone (tasks suspended and resumed as the journal's waiters are, no records, no I/O) "
                 + "at each concurrency: " + floors.joined(separator: ", "))
@@ -179,6 +181,11 @@ struct JournalBench: AsyncParsableCommand {
     static func padded(_ text: String, _ width: Int, left: Bool = false) -> NSString {
         let fill = String(repeating: " ", count: max(0, width - text.count))
         return (left ? text + fill : fill + text) as NSString
+    }
+
+    /// The `on`/`off` values of a comma-separated option, in order (anything else is skipped).
+    static func onOff(_ list: String) -> [Bool] {
+        list.split(separator: ",").compactMap { ["on": true, "off": false][String($0)] }
     }
 
     static func median(_ values: [Double]) -> Double {

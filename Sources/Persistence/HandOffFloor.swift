@@ -17,14 +17,13 @@ package enum HandOffFloor {
     private final class Shared: Sendable {
         let waiting = Mutex<[DurabilityWaiter]>([])
         let finished = Atomic<Bool>(false)
-        let exited = DispatchSemaphore(value: 0)
     }
 
     /// Waits and resumes per second, measured for `seconds`.
     package static func measure(concurrency: Int, seconds: Double) async -> Double {
         let shared = Shared()
         let relay = WaiterRelay()
-        let thread = Thread {
+        async let resumer: Void = DedicatedThread.run("hygge-handoff-floor") {
             var batch: [DurabilityWaiter] = []
             batch.reserveCapacity(256)
             while true {
@@ -34,13 +33,11 @@ package enum HandOffFloor {
                     sched_yield()
                     continue
                 }
-                if batch.count == 1 { batch[0].continuation.resume() } else { relay.hand(batch) }
+                relay.resume(batch)
                 batch.removeAll(keepingCapacity: true)
             }
             relay.stop()
-            shared.exited.signal()
         }
-        thread.start()
         let start = DispatchTime.now().uptimeNanoseconds
         let end = start + UInt64(seconds * 1e9)
         let total = await withTaskGroup(of: Int.self) { group in
@@ -60,12 +57,7 @@ package enum HandOffFloor {
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         shared.finished.store(true, ordering: .releasing)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                shared.exited.wait()
-                continuation.resume()
-            }
-        }
+        _ = try? await resumer
         return Double(total) / (Double(elapsed) / 1e9)
     }
 }

@@ -94,13 +94,14 @@ package final class Journal: Sendable {
         try Journal.replay(segments: segments, after: replayAfter, replay)
 
         let lastLSN = segments.last?.lastCoveredLSN ?? 0
+        let continuedLSN = max(lastLSN, minimumLastLSN)
         // The largest LSN leaves no next one: only a damaged or forged segment or snapshot gets there (fuzzing found it).
-        guard max(lastLSN, minimumLastLSN) < UInt64.max else {
+        guard continuedLSN < UInt64.max else {
             throw JournalError.corrupt(
                 segment: segments.last?.file.name ?? "-", offset: 0,
                 reason: "LSN \(UInt64.max) (from \(lastLSN == UInt64.max ? "the journal" : "the snapshot")) leaves no next LSN")
         }
-        let nextLSN = max(lastLSN, minimumLastLSN) + 1
+        let nextLSN = continuedLSN + 1
         let segmentBytesMax = Int64(max(segmentBytesMax, JournalFormat.segmentHeaderSize + JournalFormat.frameHeaderSize))
         let preparer =
             prepareSegments
@@ -530,18 +531,26 @@ final class JournalShared: Sendable {
         return lsn
     }
 
+    /// Runs `body` under the waiters' lock, then publishes how many waiters it left suspended (`suspendedWaiters`):
+    /// every change to the waiters goes through here, so the published count follows them.
+    func withWaiters<Result: Sendable>(_ body: (inout WaiterState) -> Result) -> Result {
+        self.waiting.withLock { waiting in
+            defer { self.suspendedWaiters.store(waiting.waiters.count, ordering: .relaxed) }
+            return body(&waiting)
+        }
+    }
+
     /// See `Journal.waitDurable`. `@concurrent`: the spin below must never run on the caller's actor.
     @concurrent
     func waitDurable(_ lsn: UInt64) async throws {
         if self.spinUntilDurable(lsn) { return }
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            let outcome: Result<Void, JournalError>? = self.waiting.withLock { state in
+            let outcome: Result<Void, JournalError>? = self.withWaiters { state in
                 if let error = state.error { return .failure(error) }
                 if lsn <= state.durableLSN { return .success(()) }
                 if state.writerExited { return .failure(.closed) }
                 state.waiters.append(DurabilityWaiter(lsn: lsn, continuation: continuation))
                 state.suspensions += 1
-                self.suspendedWaiters.store(state.waiters.count, ordering: .relaxed)
                 return nil
             }
             if let outcome { continuation.resume(with: outcome) }

@@ -325,11 +325,10 @@ final class JournalWriter {
             state.writtenLSN = chunk.lastLSN
             if state.spare.capacity < buffer.capacity { swap(&state.spare, &buffer) }
         }
-        self.shared.waiting.withLock { waiting in
+        self.shared.withWaiters { waiting in
             waiting.durableLSN = chunk.lastLSN
             self.shared.publishedDurableLSN.store(chunk.lastLSN, ordering: .releasing)
             waiting.takeSatisfiedWaiters(into: &self.satisfied)
-            self.shared.suspendedWaiters.store(waiting.waiters.count, ordering: .relaxed)
         }
         self.shared.lastBatchRecords.store(chunk.count, ordering: .relaxed)
         let typical = self.shared.typicalBatchNanos.load(ordering: .relaxed)
@@ -339,17 +338,9 @@ final class JournalWriter {
         self.resume()
     }
 
-    /// Resumes the waiters in `satisfied` and empties it. Several are handed to the relay task, which resumes them
-    /// on the cooperative pool, rather than resumed from this thread: each resume from here woke a pool thread,
-    /// which Linux ran on this thread's core, preempting it (seen with `perf sched`), so the writer got to its next
-    /// write only after every resumed caller had run. Handed over with one wake-up, it writes the records that
-    /// arrive meanwhile and starts the next fdatasync while the callers run (BENCHMARKS-journal.md, 2026-12-07).
+    /// Resumes the waiters in `satisfied` (`WaiterRelay.resume`) and empties it.
     private func resume() {
-        if self.satisfied.count == 1 {
-            self.satisfied[0].continuation.resume()
-        } else if self.satisfied.count > 1 {
-            self.shared.relay.hand(self.satisfied)
-        }
+        self.shared.relay.resume(self.satisfied)
         self.satisfied.removeAll(keepingCapacity: true)
     }
 
@@ -387,12 +378,9 @@ final class JournalWriter {
             defer { state.rotationWaiters = [] }
             return state.rotationWaiters
         }
-        let waiters = self.shared.waiting.withLock { waiting -> [DurabilityWaiter] in
+        let waiters = self.shared.withWaiters { waiting -> [DurabilityWaiter] in
             if waiting.error == nil { waiting.error = error }
-            defer {
-                waiting.waiters = []
-                self.shared.suspendedWaiters.store(0, ordering: .relaxed)
-            }
+            defer { waiting.waiters = [] }
             return waiting.waiters
         }
         for waiter in waiters { waiter.continuation.resume(throwing: error) }
@@ -414,13 +402,10 @@ final class JournalWriter {
             FileSystem.closeFile(self.fd)
             self.fd = -1
         }
-        let (waiters, error) = self.shared.waiting.withLock { waiting -> ([DurabilityWaiter], JournalError) in
+        let (waiters, error) = self.shared.withWaiters { waiting -> ([DurabilityWaiter], JournalError) in
             waiting.writerExited = true
             waiting.takeSatisfiedWaiters(into: &self.satisfied)
-            defer {
-                waiting.waiters = []
-                self.shared.suspendedWaiters.store(0, ordering: .relaxed)
-            }
+            defer { waiting.waiters = [] }
             return (waiting.waiters, waiting.error ?? .closed)
         }
         let (rotations, closers) = self.shared.state.withLock {

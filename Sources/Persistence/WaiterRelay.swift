@@ -24,8 +24,22 @@ final class WaiterRelay: Sendable {
         Task.detached { await self.run() }
     }
 
-    /// Queues `waiters` (all durable) to be resumed, and wakes the relay task if it is parked. Called by the writer.
-    func hand(_ waiters: [DurabilityWaiter]) {
+    /// Resumes `waiters` (all durable) as the writer does after a batch: a lone one directly, from the calling thread;
+    /// several handed to the relay task, which resumes them on the cooperative pool. Each resume from the writer
+    /// thread woke a pool thread, which Linux ran on the writer's core, preempting it (seen with `perf sched`), so the
+    /// writer got to its next write only after every resumed caller had run. Handed over with one wake-up, it writes
+    /// the records that arrive meanwhile and starts the next fdatasync while the callers run (BENCHMARKS-journal.md,
+    /// 2026-12-07). `HandOffFloor` measures this hand-off alone.
+    func resume(_ waiters: [DurabilityWaiter]) {
+        if waiters.count == 1 {
+            waiters[0].continuation.resume()
+        } else if waiters.count > 1 {
+            self.hand(waiters)
+        }
+    }
+
+    /// Queues `waiters` (all durable) to be resumed, and wakes the relay task if it is parked.
+    private func hand(_ waiters: [DurabilityWaiter]) {
         let parked = self.state.withLock { state -> UnsafeContinuation<Void, Never>? in
             state.pending.append(contentsOf: waiters)
             defer { state.parked = nil }
