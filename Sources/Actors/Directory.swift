@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Persistence
 import Synchronization
 
 /// Process-wide lookup tables from upstream ids to merchants: checkout id → shop and Whop company → shop.
@@ -27,59 +28,33 @@ package final class Directory: Sendable {
         return Int(UInt(bitPattern: hasher.finalize()) % UInt(Self.shardCount))
     }
 
-    /// Records many checkouts at once (a restore's million): sorted into shards first, then each shard filled under
-    /// one lock with its table sized once, the shards on every core.
-    package func register<S: Sequence>(contentsOf pairs: S) where S.Element == (CheckoutID, MerchantID) {
-        var batches = [[(CheckoutID, MerchantID)]](repeating: [], count: Self.shardCount)
-        for pair in pairs { batches[Self.shardIndex(pair.0)].append(pair) }
-        let shards = self.checkoutShards
-        let sorted = batches
-        DispatchQueue.concurrentPerform(iterations: Self.shardCount) { index in
-            let batch = sorted[index]
-            guard !batch.isEmpty else { return }
-            shards[index].map.withLock { map in
-                map.reserveCapacity(map.count + batch.count)
-                for (checkout, merchant) in batch { map[checkout] = merchant }
-            }
-        }
-    }
-
     /// Records the checkouts of many merchants (a restore's million) on every core: each worker sorts the checkouts of
     /// its share of the merchants into per-shard batches, then each shard is filled under one lock with its table
     /// sized once, the shards spread over the cores too.
     package func register(checkoutsOf states: [MerchantState]) {
         guard !states.isEmpty else { return }
-        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, states.count / 64))
-        let per = (states.count + workers - 1) / workers
-        let batches = UnsafeMutableBufferPointer<[[(CheckoutID, MerchantID)]]>.allocate(capacity: workers)
-        defer { batches.deallocate() }
-        nonisolated(unsafe) let shared = batches
-        states.withUnsafeBufferPointer { states in
-            nonisolated(unsafe) let states = states
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let range = min(states.count, worker * per)..<min(states.count, (worker + 1) * per)
-                var total = 0
-                for index in range { total += states[index].checkouts.count }
-                var mine = [[(CheckoutID, MerchantID)]](repeating: [], count: Self.shardCount)
-                let expected = total / Self.shardCount + total / (4 * Self.shardCount) + 16
-                for shard in 0..<Self.shardCount { mine[shard].reserveCapacity(expected) }
-                for index in range {
-                    let merchant = states[index].id
-                    for checkout in states[index].checkouts.keys { mine[Self.shardIndex(checkout)].append((checkout, merchant)) }
-                }
-                (shared.baseAddress! + worker).initialize(to: mine)
+        let workers = Parallel.workers(for: states.count, grain: 64)
+        let batches = Parallel.mapRanges(count: states.count, workers: workers) { range in
+            var total = 0
+            for index in range { total += states[index].checkouts.count }
+            var mine = [[(CheckoutID, MerchantID)]](repeating: [], count: Self.shardCount)
+            let expected = total / Self.shardCount + total / (4 * Self.shardCount) + 16
+            for shard in 0..<Self.shardCount { mine[shard].reserveCapacity(expected) }
+            for index in range {
+                let merchant = states[index].id
+                for checkout in states[index].checkouts.keys { mine[Self.shardIndex(checkout)].append((checkout, merchant)) }
             }
+            return mine
         }
-        defer { _ = batches.baseAddress!.deinitialize(count: workers) }
         let shards = self.checkoutShards
         DispatchQueue.concurrentPerform(iterations: Self.shardCount) { index in
             var count = 0
-            for worker in 0..<workers { count += shared[worker][index].count }
+            for batch in batches { count += batch[index].count }
             guard count > 0 else { return }
             shards[index].map.withLock { map in
                 map.reserveCapacity(map.count + count)
-                for worker in 0..<workers {
-                    for (checkout, merchant) in shared[worker][index] { map[checkout] = merchant }
+                for batch in batches {
+                    for (checkout, merchant) in batch[index] { map[checkout] = merchant }
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Persistence
 
 /// Snapshot body format 2: a compact binary encoding of `RegistrySnapshot` (see `Sources/Persistence/FORMAT.md`,
 /// "Snapshot body"). Restoring a million checkouts from JSON spent most of its time in `JSONDecoder`; this format
@@ -39,22 +40,7 @@ enum BinarySnapshotBody {
 
     /// Encodes merchant blocks on every core (at most `cores`).
     static func encodeBlocks(_ merchants: [MerchantState], cores: Int = .max) -> [[UInt8]] {
-        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, merchants.count / 64), max(1, cores))
-        if workers == 1 { return merchants.map(MerchantEncoder.encode) }
-        let slots = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: merchants.count)
-        defer { slots.deallocate() }
-        nonisolated(unsafe) let shared = slots
-        merchants.withUnsafeBufferPointer { states in
-            nonisolated(unsafe) let states = states
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let per = (states.count + workers - 1) / workers
-                for index in min(states.count, worker * per)..<min(states.count, (worker + 1) * per) {
-                    (shared.baseAddress! + index).initialize(to: MerchantEncoder.encode(states[index]))
-                }
-            }
-        }
-        defer { _ = slots.baseAddress!.deinitialize(count: merchants.count) }
-        return Array(slots)
+        Parallel.map(count: merchants.count, grain: 64, cores: cores) { MerchantEncoder.encode(merchants[$0]) }
     }
 
     // MARK: Decoding
@@ -95,30 +81,13 @@ enum BinarySnapshotBody {
 
     /// Decodes merchant blocks on every core (each block is independent).
     static func decodeBlocks(_ buffer: UnsafeRawBufferPointer, _ blocks: [Range<Int>]) throws -> [MerchantState] {
-        let workers = min(max(1, ProcessInfo.processInfo.activeProcessorCount), max(1, blocks.count / 64))
-        if workers == 1 {
-            return try blocks.map { block in
-                var decoder = MerchantDecoder(reader: BodyReader(buffer, from: block.lowerBound, to: block.upperBound))
+        let decoded = Parallel.map(count: blocks.count, grain: 64) { index in
+            Result {
+                var decoder = MerchantDecoder(reader: BodyReader(buffer, from: blocks[index].lowerBound, to: blocks[index].upperBound))
                 return try decoder.decode()
             }
         }
-        let slots = UnsafeMutableBufferPointer<Result<MerchantState, any Error>>.allocate(capacity: blocks.count)
-        defer { slots.deallocate() }
-        nonisolated(unsafe) let shared = (buffer: buffer, slots: slots)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let per = (blocks.count + workers - 1) / workers
-            let range = min(blocks.count, worker * per)..<min(blocks.count, (worker + 1) * per)
-            for index in range {
-                let block = blocks[index]
-                var decoder = MerchantDecoder(reader: BodyReader(shared.buffer, from: block.lowerBound, to: block.upperBound))
-                (shared.slots.baseAddress! + index).initialize(to: Result { try decoder.decode() })
-            }
-        }
-        defer { _ = slots.baseAddress!.deinitialize(count: blocks.count) }
-        var merchants: [MerchantState] = []
-        merchants.reserveCapacity(blocks.count)
-        for index in 0..<blocks.count { merchants.append(try slots[index].get()) }
-        return merchants
+        return try decoded.map { try $0.get() }
     }
 
     static func invalid(_ reason: String) -> RestoreError {

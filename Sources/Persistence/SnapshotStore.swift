@@ -90,17 +90,6 @@ final class ChecksumVerdict: @unchecked Sendable {  // a Mutex and a semaphore, 
     }
 }
 
-/// Next index and a stop flag shared by the workers of a parallel loop.
-final class WorkCursor: Sendable {
-    let next = Atomic<Int>(0)
-    let failed = Atomic<Bool>(false)
-}
-
-extension ProcessInfo {
-    /// Cores this process may use.
-    static var activeCores: Int { ProcessInfo.processInfo.activeProcessorCount }
-}
-
 /// Snapshot files: `directory/snapshot-<lsn, 20 digits>.hyg`, a 28-byte header (`HYGS`, version,
 /// LSN, body length, CRC32C of the body) followed by a zlib (RFC 1950) stream of the caller's bytes.
 package enum SnapshotStore {
@@ -203,7 +192,7 @@ package enum SnapshotStore {
     static func compressParts(
         _ parts: [[UInt8]], level: Int32, cores: Int = .max
     ) throws(SnapshotError) -> [(bytes: [UInt8], crc: UInt32)] {
-        let results = SnapshotStore.parallelMap(count: parts.count, cores: cores) { index -> Result<([UInt8], UInt32), SnapshotError> in
+        let results = Parallel.map(count: parts.count, cores: cores) { index -> Result<([UInt8], UInt32), SnapshotError> in
             Result { () throws(SnapshotError) -> ([UInt8], UInt32) in
                 let compressed = try SnapshotStore.compress(parts[index], level: level)
                 return (compressed, CRC32C.checksum(compressed))
@@ -213,28 +202,6 @@ package enum SnapshotStore {
         chunks.reserveCapacity(parts.count)
         for result in results { chunks.append(try result.get()) }
         return chunks
-    }
-
-    /// `body(index)` for every index in `0..<count`, spread over every core (at most `cores`; work-stealing by
-    /// index), in order.
-    static func parallelMap<T>(count: Int, cores: Int = .max, _ body: (Int) -> T) -> [T] {
-        let workers = min(max(1, ProcessInfo.activeCores), count, max(1, cores))
-        if workers <= 1 { return (0..<count).map(body) }
-        let slots = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
-        defer { slots.deallocate() }
-        let cursor = WorkCursor()
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let shared = (slots: slots, body: body)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let index = cursor.next.add(1, ordering: .relaxed).oldValue
-                    guard index < count else { return }
-                    (shared.slots.baseAddress! + index).initialize(to: shared.body(index))
-                }
-            }
-        }
-        defer { _ = slots.baseAddress!.deinitialize(count: count) }
-        return Array(slots)
     }
 
     /// Writes `file` to `directory/snapshot-<lsn>.hyg` atomically, prunes, and records the metrics.
@@ -582,7 +549,7 @@ package enum SnapshotStore {
         let outcomes = opened.file.withUnsafeBytes { file in
             withoutActuallyEscaping(decode) { decode in
                 nonisolated(unsafe) let shared = (file: file, decode: decode)
-                return SnapshotStore.parallelMap(count: entries.count) { index -> ChunkOutcome<Part> in
+                return Parallel.map(count: entries.count) { index -> ChunkOutcome<Part> in
                     var outcome = ChunkOutcome<Part>()
                     guard !cursor.failed.load(ordering: .relaxed) else { return outcome }
                     let entry = entries[index]
