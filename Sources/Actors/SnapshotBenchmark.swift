@@ -31,6 +31,9 @@ package enum SnapshotBenchmark {
         /// Snapshot file version: 2 (parts compressed, inflated and decoded in parallel; what the server writes) or 1
         /// (one zlib stream, for comparison).
         package var fileVersion = 2
+        /// Cores the snapshot's encoding and compression may use (file version 2): `StateKeeper` gives a snapshot taken
+        /// while serving one (at nice 10), the final one at shutdown every core.
+        package var snapshotCores = Int.max
 
         package init() {}
     }
@@ -47,6 +50,8 @@ package enum SnapshotBenchmark {
         package var bodyFormat: String
         package var zlibLevel: Int
         package var fileVersion: Int
+        /// Cores the encoding and compression used (`Options.snapshotCores`, capped at the machine's).
+        package var snapshotCores: Int
         package var snapshotParts: Int
         package var snapshotRecords: Int
         package var snapshotEncodeSeconds: Double
@@ -97,7 +102,7 @@ package enum SnapshotBenchmark {
         let snapshotDirectory = directory + "/snapshot-only"
         let (info, uncompressed, parts, encodeSeconds, writeSeconds) = try Self.writeSnapshot(
             states, lsn: floor, format: options.bodyFormat, level: options.zlibLevel, fileVersion: options.fileVersion,
-            directory: snapshotDirectory)
+            cores: options.snapshotCores, directory: snapshotDirectory)
 
         // 3. Restore from the snapshot alone.
         PeakRSS.reset()
@@ -153,7 +158,7 @@ package enum SnapshotBenchmark {
             merchants: states.count, checkouts: states.values.reduce(0) { $0 + $1.checkouts.count },
             paidCheckouts: paid, pendingOrders: pending, ledgerRows: ledger, buildEvents: built.events,
             buildSeconds: buildSeconds, bodyFormat: options.bodyFormat.rawValue, zlibLevel: Int(options.zlibLevel),
-            fileVersion: options.fileVersion, snapshotParts: parts, snapshotRecords: states.count,
+            fileVersion: options.fileVersion, snapshotCores: min(options.snapshotCores, Parallel.cores), snapshotParts: parts, snapshotRecords: states.count,
             snapshotEncodeSeconds: encodeSeconds, snapshotWriteSeconds: writeSeconds,
             snapshotCompressedBytes: info.bytes, snapshotUncompressedBytes: uncompressed,
             restoreSeconds: restoreSeconds, restoreCPUSeconds: restoreCPUSeconds, restorePhases: restoredPhases,
@@ -228,7 +233,7 @@ package enum SnapshotBenchmark {
     /// before the restores run.
     static func writeSnapshot(
         _ states: [MerchantID: MerchantState], lsn: UInt64, format: RegistrySnapshot.BodyFormat, level: Int32,
-        fileVersion: Int = 2, directory: String
+        fileVersion: Int = 2, cores: Int = .max, directory: String
     ) throws -> (info: SnapshotInfo, uncompressed: Int, parts: Int, encodeSeconds: Double, writeSeconds: Double) {
         let clock = ContinuousClock()
         let encodeStart = clock.now
@@ -240,10 +245,10 @@ package enum SnapshotBenchmark {
             let info = try SnapshotStore.write(directory: directory, lsn: lsn, body: body, level: level)
             return (info, body.count, 1, encodeSeconds, (clock.now - writeStart).seconds)
         }
-        let parts = try snapshot.encodedParts(format: format)
+        let parts = try snapshot.encodedParts(format: format, cores: cores)
         let encodeSeconds = (clock.now - encodeStart).seconds
         let writeStart = clock.now
-        let info = try SnapshotStore.write(directory: directory, lsn: lsn, parts: parts, level: level)
+        let info = try SnapshotStore.write(directory: directory, lsn: lsn, parts: parts, level: level, cores: cores)
         return (info, parts.reduce(0) { $0 + $1.count }, parts.count, encodeSeconds, (clock.now - writeStart).seconds)
     }
 

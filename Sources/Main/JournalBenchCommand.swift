@@ -81,6 +81,8 @@ struct JournalBench: AsyncParsableCommand {
             }
         var raw1: [Double] = []
         var raw64: [Double] = []
+        // Half of 64 records per sync, the better of one write per batch into a growing or the preallocated file.
+        var raw32: [Double] = []
         // Per raw method, per round: growing/preallocated × one write per record/per batch (batch 1: the first two).
         var rawByMethod = [[Double]](repeating: [], count: 6)
         let preallocated = try Self.zeroFilledFile(directory: root, bytes: Self.preallocatedRawBytes)
@@ -108,6 +110,10 @@ struct JournalBench: AsyncParsableCommand {
             let r64 = rates[2...].max() ?? 0
             raw1.append(r1)
             raw64.append(r64)
+            raw32.append(
+                max(
+                    try raw(32, RawMethod(preallocated: nil, oneWrite: true)),
+                    try raw(32, RawMethod(preallocated: preallocated, oneWrite: true))))
             var floors: [Int: Double] = [:]
             for level in levels {
                 floors[level] = await HandOffFloor.measure(concurrency: level, seconds: self.seconds)
@@ -156,6 +162,17 @@ struct JournalBench: AsyncParsableCommand {
         print(
             "floor: the hand-off alone (tasks suspended and resumed as the journal's waiters are, no records, no I/O) "
                 + "at each concurrency: " + floors.joined(separator: ", "))
+        if let floor64 = floorRounds[64], !self.skipRaw {
+            // Per round, then the median: each bound is a ratio within its round, as the table's ratios are.
+            let twoGroups = zip(raw32, raw64).map { $0 / $1 }
+            let oneGroup = zip(floor64, raw64).map { floor, raw in 1 / (1 / raw + 1 / floor) / raw }
+            print(
+                String(
+                    format: "bound at 64 writers, each waiting for its own record: two groups of 32 taking turns "
+                        + "<= raw(32) = %.0f/s = %.2fx raw(64); all 64 in each fdatasync <= 1/(1/raw(64) + 1/floor(64)) "
+                        + "= %.2fx raw(64)",
+                    Self.median(raw32), Self.median(twoGroups), Self.median(oneGroup)))
+        }
         print(
             "policy    conc  prealloc  prepare  spin        appends/s   p50 ms   p99 ms   vs raw(1)  vs raw(64)  vs floor"
                 + "  records/fdatasync  fdatasync µs")
