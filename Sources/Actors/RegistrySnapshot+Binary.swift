@@ -340,8 +340,18 @@ struct MerchantEncoder {
 
     mutating func refs(_ ids: Set<CheckoutID>) {
         self.out.count(ids.count)
-        let sorted = ids.sorted { (self.positions[$0] ?? .max, $0) < (self.positions[$1] ?? .max, $1) }
-        for id in sorted { self.ref(id) }
+        for entry in self.byPosition(ids.map { ($0, $0) }) { self.ref(entry.value) }
+    }
+
+    /// `entries` ordered by the position of the checkout each refers to, then by key (checkouts this merchant does not
+    /// hold last). Each position is looked up once, not in every comparison; the keys are compared only between
+    /// entries of one position, and the entries moved while sorting are small.
+    func byPosition<Key: Comparable>(_ entries: [(key: Key, value: CheckoutID)]) -> [(key: Key, value: CheckoutID)] {
+        var decorated: [(position: Int, entry: (key: Key, value: CheckoutID))] = []
+        decorated.reserveCapacity(entries.count)
+        for entry in entries { decorated.append((self.positions[entry.value] ?? .max, entry)) }
+        decorated.sort { $0.position != $1.position ? $0.position < $1.position : $0.entry.key < $1.entry.key }
+        return decorated.map(\.entry)
     }
 
     mutating func sealed(_ value: SealedValue) { self.out.data(value.combined) }
@@ -373,20 +383,27 @@ struct MerchantEncoder {
         if let limit = state.monthlyLimit { self.out.int(limit) }
 
         // Checkouts, oldest first (creation times then encode as small deltas).
-        let checkouts = state.checkouts.sorted { ($0.value.createdAt, $0.key) < ($1.value.createdAt, $1.key) }
-        self.positions.reserveCapacity(checkouts.count)
-        for (position, entry) in checkouts.enumerated() { self.positions[entry.key] = position }
-        self.out.count(checkouts.count)
+        // Sorted as (time, id, slot) triples: a `Checkout` is large, and moving whole ones while sorting copied
+        // (retained and released) every field.
+        let keys = state.checkouts.keys
+        let values = state.checkouts.values
+        var order: [(createdAt: Int64, key: CheckoutID, slot: Int)] = []
+        order.reserveCapacity(keys.count)
+        for slot in keys.indices { order.append((values[slot].createdAt.milliseconds, keys[slot], slot)) }
+        order.sort { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.key < $1.key }
+        self.positions.reserveCapacity(order.count)
+        for (position, entry) in order.enumerated() { self.positions[entry.key] = position }
+        self.out.count(order.count)
         var previous = state.createdAt.milliseconds
-        for (key, checkout) in checkouts {
-            self.checkout(checkout, key: key, previous: previous)
+        for entry in order {
+            let checkout = values[entry.slot]
+            self.checkout(checkout, key: entry.key, previous: previous)
             previous = checkout.createdAt.milliseconds
         }
 
         // Indexes: keys usually repeat the checkout's own plan / payment ids, then only a mode is stored.
         self.out.count(state.planIndex.count)
-        let plans = state.planIndex.sorted { (self.positions[$0.value] ?? .max, $0.key) < (self.positions[$1.value] ?? .max, $1.key) }
-        for (key, id) in plans {
+        for (key, id) in self.byPosition(Array(state.planIndex)) {
             self.ref(id)
             let plan = self.positions[id] != nil ? state.checkouts[id]?.plan : nil
             if let plan, plan.planID == key {
@@ -399,10 +416,7 @@ struct MerchantEncoder {
             }
         }
         self.out.count(state.paymentIndex.count)
-        let payments = state.paymentIndex.sorted {
-            (self.positions[$0.value] ?? .max, $0.key) < (self.positions[$1.value] ?? .max, $1.key)
-        }
-        for (key, id) in payments {
+        for (key, id) in self.byPosition(Array(state.paymentIndex)) {
             self.ref(id)
             if self.positions[id] != nil, state.checkouts[id]?.paymentID == key {
                 self.out.byte(1)
