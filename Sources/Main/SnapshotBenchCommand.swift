@@ -2,6 +2,7 @@ import Actors
 import ArgumentParser
 import Foundation
 import Logging
+import Persistence
 
 /// `hygge snapshot bench`: snapshot write time and size, and restore time, for a generated registry (issue 10).
 struct SnapshotBench: AsyncParsableCommand {
@@ -19,7 +20,7 @@ struct SnapshotBench: AsyncParsableCommand {
     @Option(help: "Journal records after the snapshot for the second restore.") var tailRecords = 100_000
     @Option(help: "Directory to benchmark in (default: a new temporary directory, removed afterwards).") var dir: String?
     @Option(help: "Snapshot body format: binary (current) or json (format 1, for comparison).") var bodyFormat = "binary"
-    @Option(help: "zlib level of the snapshot file (0-9, -1 = zlib's default 6, what the server writes).") var zlibLevel: Int32 = -1
+    @Option(help: "zlib level of the snapshot file (0-9, -1 = zlib's default 6; the server writes \(SnapshotStore.compressionLevel)).") var zlibLevel: Int32 = SnapshotStore.compressionLevel
     @Option(help: "Snapshot file version: 2 (parallel parts, what the server writes) or 1 (one zlib stream).") var fileVersion = 2
     @Option(help: "Journal payload format of the tail: binary (format 2, current) or json (format 1, for comparison).")
     var payloadFormat = "binary"

@@ -107,8 +107,11 @@ package enum SnapshotStore {
     static let maxInflateRatio = 1_040
     /// Default bound on a decompressed body.
     package static let maxDecompressedBytes = 4 << 30
-    /// The zlib level snapshots are written with (zlib's default).
-    package static let compressionLevel: Int32 = -1
+    /// The zlib level snapshots are written with: 1, the fastest. The body is mostly sealed secrets and ids stored
+    /// as bytes, which no level compresses much: at 10k merchants / 1M checkouts (BENCHMARKS-journal.md, ninth
+    /// session) level 1 wrote 118.5 MiB in 2.8 s on one core, zlib's default (6) 113.7 MiB in 4.8 s, and restore
+    /// took as long from either. A snapshot taken while serving competes with requests for the CPU, not the disk.
+    package static let compressionLevel: Int32 = 1
     /// Output window used while inflating.
     static let inflateWindowBytes = 1 << 20
     /// Bodies at least this large have their CRC computed on another thread while they inflate.
