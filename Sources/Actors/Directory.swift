@@ -33,8 +33,7 @@ package final class Directory: Sendable {
     /// sized once, the shards spread over the cores too.
     package func register(checkoutsOf states: [MerchantState]) {
         guard !states.isEmpty else { return }
-        let workers = Parallel.workers(for: states.count, grain: 64)
-        let batches = Parallel.mapRanges(count: states.count, workers: workers) { range in
+        let batches = Parallel.mapRanges(count: states.count, grain: 64) { range in
             var total = 0
             for index in range { total += states[index].checkouts.count }
             var mine = [[(CheckoutID, MerchantID)]](repeating: [], count: Self.shardCount)

@@ -36,10 +36,11 @@ package enum Parallel {
         return Array(slots)
     }
 
-    /// `body(range)` for `workers` contiguous ranges splitting `0..<count` (for loops that keep per-worker state),
-    /// in order.
-    package static func mapRanges<T>(count: Int, workers: Int, _ body: (Range<Int>) -> T) -> [T] {
-        let per = (count + workers - 1) / max(1, workers)
+    /// `body(range)` for contiguous ranges splitting `0..<count`, one per worker of `workers(for:grain:)` (for loops
+    /// that keep per-worker state), in order.
+    package static func mapRanges<T>(count: Int, grain: Int = 1, _ body: (Range<Int>) -> T) -> [T] {
+        let workers = Parallel.workers(for: count, grain: grain)
+        let per = (count + workers - 1) / workers
         return Parallel.map(count: workers) { worker in body(min(count, worker * per)..<min(count, (worker + 1) * per)) }
     }
 }

@@ -550,35 +550,32 @@ package enum SnapshotStore {
         timings.inflatedBytes = entries.reduce(0) { $0 + $1.inflated }
         let cursor = WorkCursor()
         let outcomes = opened.file.withUnsafeBytes { file in
-            withoutActuallyEscaping(decode) { decode in
-                nonisolated(unsafe) let shared = (file: file, decode: decode)
-                return Parallel.map(count: entries.count) { index -> ChunkOutcome<Part> in
-                    var outcome = ChunkOutcome<Part>()
-                    guard !cursor.failed.load(ordering: .relaxed) else { return outcome }
-                    let entry = entries[index]
-                    let what = "\(path): chunk \(index) of \(entries.count)"
-                    var mark = DispatchTime.now().uptimeNanoseconds
-                    func lap() -> Double {
-                        let now = DispatchTime.now().uptimeNanoseconds
-                        defer { mark = now }
-                        return Double(now &- mark) / 1e9
-                    }
-                    let result = Result { () throws -> Part in
-                        let chunk = UnsafeRawBufferPointer(
-                            rebasing: shared.file[entry.offset..<(entry.offset + entry.compressed)])
-                        let crc = CRC32C.checksum(chunk)
-                        outcome.checksumSeconds = lap()
-                        guard crc == entry.crc else { throw SnapshotError.checksumMismatch(what) }
-                        let inflated = try SnapshotStore.inflateChunk(chunk, expected: entry.inflated, what: what)
-                        outcome.inflateSeconds = lap()
-                        let part = try inflated.withUnsafeReadableBytes { try shared.decode(index, $0) }
-                        outcome.decodeSeconds = lap()
-                        return part
-                    }
-                    outcome.part = result
-                    if case .failure = outcome.part { cursor.failed.store(true, ordering: .relaxed) }
-                    return outcome
+            Parallel.map(count: entries.count) { index -> ChunkOutcome<Part> in
+                var outcome = ChunkOutcome<Part>()
+                guard !cursor.failed.load(ordering: .relaxed) else { return outcome }
+                let entry = entries[index]
+                let what = "\(path): chunk \(index) of \(entries.count)"
+                var mark = DispatchTime.now().uptimeNanoseconds
+                func lap() -> Double {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    defer { mark = now }
+                    return Double(now &- mark) / 1e9
                 }
+                let result = Result { () throws -> Part in
+                    let chunk = UnsafeRawBufferPointer(
+                        rebasing: file[entry.offset..<(entry.offset + entry.compressed)])
+                    let crc = CRC32C.checksum(chunk)
+                    outcome.checksumSeconds = lap()
+                    guard crc == entry.crc else { throw SnapshotError.checksumMismatch(what) }
+                    let inflated = try SnapshotStore.inflateChunk(chunk, expected: entry.inflated, what: what)
+                    outcome.inflateSeconds = lap()
+                    let part = try inflated.withUnsafeReadableBytes { try decode(index, $0) }
+                    outcome.decodeSeconds = lap()
+                    return part
+                }
+                outcome.part = result
+                if case .failure = outcome.part { cursor.failed.store(true, ordering: .relaxed) }
+                return outcome
             }
         }
         var parts: [Part] = []
