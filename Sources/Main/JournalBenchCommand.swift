@@ -81,7 +81,8 @@ struct JournalBench: AsyncParsableCommand {
             }
         var raw1: [Double] = []
         var raw64: [Double] = []
-        // Half of 64 records per sync, the better of one write per batch into a growing or the preallocated file.
+        // Half of 64 records per sync, the better of one write per batch into a growing or the preallocated file (only
+        // for the bound on 64 writers, so only when 64 is among the levels).
         var raw32: [Double] = []
         // Per raw method, per round: growing/preallocated × one write per record/per batch (batch 1: the first two).
         var rawByMethod = [[Double]](repeating: [], count: 6)
@@ -110,10 +111,12 @@ struct JournalBench: AsyncParsableCommand {
             let r64 = rates[2...].max() ?? 0
             raw1.append(r1)
             raw64.append(r64)
-            raw32.append(
-                max(
-                    try raw(32, RawMethod(preallocated: nil, oneWrite: true)),
-                    try raw(32, RawMethod(preallocated: preallocated, oneWrite: true))))
+            if levels.contains(64) {
+                raw32.append(
+                    max(
+                        try raw(32, RawMethod(preallocated: nil, oneWrite: true)),
+                        try raw(32, RawMethod(preallocated: preallocated, oneWrite: true))))
+            }
             var floors: [Int: Double] = [:]
             for level in levels {
                 floors[level] = await HandOffFloor.measure(concurrency: level, seconds: self.seconds)
